@@ -1,0 +1,93 @@
+// Package root wires the avcat command tree.
+package root
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avcat/avcat/pkg/cmd/probe"
+	"github.com/avcat/avcat/pkg/cmdutil"
+	"github.com/avcat/avcat/pkg/iostreams"
+)
+
+// NewCmdRoot builds the root command and every verb.
+func NewCmdRoot(f *cmdutil.Factory, version string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "avcat <command> [flags]",
+		Short: "netcat for audio and video: RTSP and RTMP from the shell",
+		Long: `avcat probes, pulls, pushes, records, relays and serves RTSP and RTMP streams.
+
+stdout carries only payload (media, SDP, JSON); everything else goes to stderr.`,
+		Example: `  avcat probe rtsp://127.0.0.1:8554/demo
+  avcat probe --output json rtsp://user:pass@camera/stream
+  avcat probe --play 5s --transport tcp rtsp://camera/stream`,
+		Version:       version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			switch iostreams.ColorMode(f.Global.Color) {
+			case iostreams.ColorAuto, iostreams.ColorAlways, iostreams.ColorNever:
+				f.IOStreams.SetColorMode(iostreams.ColorMode(f.Global.Color))
+			default:
+				return cmdutil.FlagErrorf("invalid --color %q: want auto, always or never", f.Global.Color)
+			}
+			if f.Global.Timeout <= 0 {
+				return cmdutil.FlagErrorf("--timeout must be positive")
+			}
+			return nil
+		},
+	}
+	cmd.SetVersionTemplate("avcat {{.Version}}\n")
+	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
+	cmd.SetOut(f.IOStreams.ErrOut)
+	cmd.SetErr(f.IOStreams.ErrOut)
+
+	pf := cmd.PersistentFlags()
+	pf.BoolVarP(&f.Global.Verbose, "verbose", "v", false, "trace RTSP requests/responses and RTMP commands on stderr")
+	pf.StringVar(&f.Global.Color, "color", "auto", "color human output: auto, always or never (NO_COLOR is honored)")
+	pf.DurationVar(&f.Global.Timeout, "timeout", cmdutil.DefaultTimeout, "bound for connecting and for every read")
+	_ = cmd.RegisterFlagCompletionFunc("color", cobra.FixedCompletions(
+		[]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
+
+	cmd.AddCommand(probe.NewCmdProbe(f, nil))
+	return cmd
+}
+
+// Main runs avcat and returns the process exit code.
+func Main(version string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ios := iostreams.System()
+	f := cmdutil.NewFactory(ios)
+	cmd := NewCmdRoot(f, version)
+	if _, err := cmd.ExecuteContextC(ctx); err != nil {
+		printError(ios, err)
+		return cmdutil.ExitCode(err)
+	}
+	return 0
+}
+
+func printError(ios *iostreams.IOStreams, err error) {
+	msg := err.Error()
+	var flagErr *cmdutil.FlagError
+	if errors.As(err, &flagErr) && !strings.Contains(msg, "--help") {
+		msg += " (see --help)"
+	}
+	prefix := ios.Paint(31, 1).Sprint("avcat: error:")
+	fmt.Fprintf(ios.ErrOut, "%s %s\n", prefix, oneLine(msg))
+}
+
+// oneLine keeps errors to a single line, whatever a library put in them.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.ReplaceAll(s, "\r\n", "; ")
+	return strings.ReplaceAll(s, "\n", "; ")
+}

@@ -1,0 +1,61 @@
+// Package cmdutil holds what every verb shares: the factory of
+// dependencies, global options and the mapping of errors to exit codes.
+package cmdutil
+
+import (
+	"time"
+
+	"github.com/avcat/avcat/pkg/endpoint"
+	"github.com/avcat/avcat/pkg/iostreams"
+	"github.com/avcat/avcat/pkg/logging"
+)
+
+// DefaultTimeout bounds connects and reads unless --timeout says otherwise.
+const DefaultTimeout = 10 * time.Second
+
+// GlobalOptions are the root's persistent flags.
+type GlobalOptions struct {
+	Verbose bool
+	Color   string
+	Timeout time.Duration
+}
+
+// Factory hands dependencies to commands. Tests replace single fields.
+type Factory struct {
+	IOStreams *iostreams.IOStreams
+	Global    *GlobalOptions
+	Now       func() time.Time
+
+	// Endpoints resolves URLs and paths; nil means endpoint.NewResolver.
+	Endpoints func() *endpoint.Resolver
+
+	logger *logging.Logger
+}
+
+// NewFactory builds the default factory around the given streams.
+func NewFactory(ios *iostreams.IOStreams) *Factory {
+	f := &Factory{
+		IOStreams: ios,
+		Global:    &GlobalOptions{Color: string(iostreams.ColorAuto), Timeout: DefaultTimeout},
+		Now:       time.Now,
+	}
+	f.Endpoints = func() *endpoint.Resolver {
+		return endpoint.NewResolver(endpoint.Config{
+			Timeout: f.Global.Timeout,
+			Logger:  f.Logger(),
+		})
+	}
+	return f
+}
+
+// Logger returns the stderr logger configured by the global flags.
+func (f *Factory) Logger() *logging.Logger {
+	if f.logger == nil {
+		f.logger = &logging.Logger{
+			Out:     f.IOStreams.ErrOut,
+			Verbose: f.Global.Verbose,
+			Color:   f.IOStreams.ColorStderr(),
+		}
+	}
+	return f.logger
+}

@@ -1,0 +1,108 @@
+// Package endpoint resolves URLs and paths to engine sources and sinks.
+package endpoint
+
+import (
+	"crypto/tls"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/avcat/avcat/pkg/engine"
+	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/mediaurl"
+	"github.com/avcat/avcat/pkg/rtmp"
+	"github.com/avcat/avcat/pkg/rtsp"
+)
+
+// Config is shared by every endpoint the resolver opens.
+type Config struct {
+	Timeout time.Duration
+	Logger  *logging.Logger
+}
+
+// SourceOptions are per-verb settings for network sources.
+type SourceOptions struct {
+	// Transport is auto, udp, tcp or multicast (RTSP only).
+	Transport string
+	// User and Pass override credentials in the URL.
+	User, Pass string
+	UserAgent  string
+	// InsecureTLS skips certificate checks for rtsps:// and rtmps://.
+	InsecureTLS bool
+}
+
+// SourceOpener builds a source for a parsed URL.
+type SourceOpener func(u *url.URL, o SourceOptions) (engine.Source, error)
+
+// Resolver maps URL schemes and file extensions to endpoints.
+type Resolver struct {
+	cfg     Config
+	sources map[string]SourceOpener
+}
+
+// NewResolver builds the resolver with every built-in endpoint.
+func NewResolver(cfg Config) *Resolver {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	r := &Resolver{cfg: cfg, sources: make(map[string]SourceOpener)}
+	rtspOpener := func(u *url.URL, o SourceOptions) (engine.Source, error) {
+		return &rtsp.Source{
+			URL: u, Transport: o.Transport, Timeout: r.cfg.Timeout,
+			UserAgent: o.UserAgent, TLSConfig: tlsConfig(u, o), Logger: r.cfg.Logger,
+		}, nil
+	}
+	rtmpOpener := func(u *url.URL, o SourceOptions) (engine.Source, error) {
+		return &rtmp.Source{URL: u, Timeout: r.cfg.Timeout, TLSConfig: tlsConfig(u, o), Logger: r.cfg.Logger}, nil
+	}
+	r.Register(mediaurl.SchemeRTSP, rtspOpener)
+	r.Register(mediaurl.SchemeRTSPS, rtspOpener)
+	r.Register(mediaurl.SchemeRTMP, rtmpOpener)
+	r.Register(mediaurl.SchemeRTMPS, rtmpOpener)
+	return r
+}
+
+func tlsConfig(u *url.URL, o SourceOptions) *tls.Config {
+	if u.Scheme != mediaurl.SchemeRTSPS && u.Scheme != mediaurl.SchemeRTMPS {
+		return nil
+	}
+	return &tls.Config{ServerName: u.Hostname(), InsecureSkipVerify: o.InsecureTLS} //nolint:gosec // opt-in by flag
+}
+
+// Register adds or replaces the opener of a URL scheme.
+func (r *Resolver) Register(scheme string, open SourceOpener) {
+	r.sources[strings.ToLower(scheme)] = open
+}
+
+// Schemes lists the registered source schemes.
+func (r *Resolver) Schemes() []string {
+	out := make([]string, 0, len(r.sources))
+	for s := range r.sources {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Source resolves a URL to a source.
+func (r *Resolver) Source(spec string, o SourceOptions) (engine.Source, *url.URL, error) {
+	u, err := mediaurl.ParseURL(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.User != "" || o.Pass != "" {
+		user := o.User
+		if user == "" && u.User != nil {
+			user = u.User.Username()
+		}
+		u.User = url.UserPassword(user, o.Pass)
+	}
+	open, ok := r.sources[u.Scheme]
+	if !ok {
+		return nil, nil, fault.New(fault.Usage, "no source handles %s:// URLs", u.Scheme)
+	}
+	src, err := open(u, o)
+	return src, u, err
+}

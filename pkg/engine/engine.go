@@ -1,0 +1,58 @@
+// Package engine moves units from one Source to N Sinks.
+package engine
+
+import (
+	"context"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+
+	"github.com/avcat/avcat/pkg/media"
+)
+
+// Source produces units.
+type Source interface {
+	// Open connects or opens the input and returns its description.
+	Open(ctx context.Context) (*description.Session, error)
+	// Run delivers units until EOF (nil), an error, or ctx is done.
+	// emit may be called from several goroutines.
+	Run(ctx context.Context, emit func(*media.Unit)) error
+	// Close releases the source; it is safe after a failed Open.
+	Close() error
+}
+
+// Needs says what a sink wants in units.
+type Needs int
+
+// Needs flags.
+const (
+	NeedPackets     Needs = 1 << iota // RTP packets
+	NeedAccessUnits                   // decoded access units
+)
+
+// Sink consumes units.
+type Sink interface {
+	// Open accepts the stream, or rejects it with an error naming the
+	// codecs it supports.
+	Open(desc *description.Session) error
+	// Write consumes one unit. Units are shared: do not modify them.
+	Write(u *media.Unit) error
+	// Close finalizes the output. It is called on every exit path.
+	Close() error
+}
+
+// NeedsReporter is implemented by sinks that say what they need.
+// Sinks that do not implement it get access units.
+type NeedsReporter interface {
+	Needs() Needs
+}
+
+// Lossless is implemented by sinks that must never drop units (files):
+// the session waits for them instead of dropping.
+type Lossless interface {
+	Lossless() bool
+}
+
+// Decoding is implemented by sources that can depacketize on demand.
+type Decoding interface {
+	SetDecode(on bool)
+}

@@ -1,0 +1,241 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
+
+	"github.com/avcat/avcat/pkg/media"
+)
+
+func testDesc() (*description.Session, *format.H264) {
+	f := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
+	return &description.Session{Medias: []*description.Media{{Type: description.MediaTypeVideo, Formats: []format.Format{f}}}}, f
+}
+
+// fakeSource emits n units, one per tick, then ends (or blocks if hold).
+type fakeSource struct {
+	desc  *description.Session
+	units []*media.Unit
+	hold  bool
+	tick  time.Duration
+
+	closed atomic.Bool
+}
+
+func (s *fakeSource) Open(context.Context) (*description.Session, error) { return s.desc, nil }
+
+func (s *fakeSource) Run(ctx context.Context, emit func(*media.Unit)) error {
+	for _, u := range s.units {
+		if s.tick > 0 {
+			select {
+			case <-time.After(s.tick):
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		emit(u)
+	}
+	if s.hold {
+		<-ctx.Done()
+	}
+	return nil
+}
+
+func (s *fakeSource) Close() error { s.closed.Store(true); return nil }
+
+type recordSink struct {
+	mu       sync.Mutex
+	got      int
+	block    chan struct{}
+	lossless bool
+	closed   atomic.Bool
+	failAt   int
+}
+
+func (s *recordSink) Open(*description.Session) error { return nil }
+
+func (s *recordSink) Write(*media.Unit) error {
+	if s.block != nil {
+		<-s.block
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got++
+	if s.failAt > 0 && s.got == s.failAt {
+		return errors.New("disk full")
+	}
+	return nil
+}
+
+func (s *recordSink) Close() error   { s.closed.Store(true); return nil }
+func (s *recordSink) Lossless() bool { return s.lossless }
+func (s *recordSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.got
+}
+
+func units(f format.Format, n int) []*media.Unit {
+	out := make([]*media.Unit, n)
+	for i := range out {
+		out[i] = &media.Unit{Format: f, Received: time.Now(), Payload: [][]byte{{0x41}}, Key: i%5 == 0}
+	}
+	return out
+}
+
+func TestSessionSlowSinkDropsButOthersGetAll(t *testing.T) {
+	desc, f := testDesc()
+	slow := &recordSink{block: make(chan struct{})}
+	fast := &recordSink{}
+	file := &recordSink{lossless: true}
+	src := &fakeSource{desc: desc, units: units(f, 200), tick: time.Millisecond}
+	s := &Session{Source: src, Sinks: []Sink{slow, fast, file}, QueueSize: 16}
+
+	done := make(chan error)
+	go func() { done <- s.Run(context.Background()) }()
+	// The slow sink blocks until the source is done; EOF then closes queues.
+	deadline := time.After(10 * time.Second)
+	for fast.count() < 200 {
+		select {
+		case <-deadline:
+			t.Fatalf("fast sink got %d/200 units while another sink stalled", fast.count())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	close(slow.block)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s.Reason() != StopEOF {
+		t.Fatalf("reason = %v", s.Reason())
+	}
+	if file.count() != 200 {
+		t.Fatalf("lossless sink got %d/200", file.count())
+	}
+	dropped := s.Dropped()
+	if dropped[0] == 0 || uint64(slow.count())+dropped[0] != 200 {
+		t.Fatalf("slow sink: got %d, dropped %d; want drops that add up to 200", slow.count(), dropped[0])
+	}
+	if dropped[1] != 0 || dropped[2] != 0 {
+		t.Fatalf("unexpected drops %v", dropped)
+	}
+	for i, sk := range []*recordSink{slow, fast, file} {
+		if !sk.closed.Load() {
+			t.Fatalf("sink %d not closed", i)
+		}
+	}
+	if !src.closed.Load() {
+		t.Fatal("source not closed")
+	}
+	st := s.Stats().Snapshot()
+	if st[0].Frames != 200 || st[0].Keyframes != 40 || st[0].MeanGOP() != 5 {
+		t.Fatalf("stats frames=%d keys=%d gop=%v", st[0].Frames, st[0].Keyframes, st[0].MeanGOP())
+	}
+}
+
+func TestSessionDurationAndCancel(t *testing.T) {
+	desc, f := testDesc()
+	sink := &recordSink{}
+	s := &Session{Source: &fakeSource{desc: desc, units: units(f, 3), hold: true}, Sinks: []Sink{sink}, Duration: 50 * time.Millisecond}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.Reason() != StopDuration || sink.count() != 3 || !sink.closed.Load() {
+		t.Fatalf("reason=%v got=%d closed=%v", s.Reason(), sink.count(), sink.closed.Load())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	sink2 := &recordSink{}
+	s2 := &Session{Source: &fakeSource{desc: desc, hold: true}, Sinks: []Sink{sink2}}
+	go func() {
+		for s2.Stats() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	if err := s2.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s2.Reason() != StopCanceled || !sink2.closed.Load() {
+		t.Fatalf("reason=%v closed=%v", s2.Reason(), sink2.closed.Load())
+	}
+}
+
+func TestSessionSinkErrorStops(t *testing.T) {
+	desc, f := testDesc()
+	sink := &recordSink{failAt: 2, lossless: true}
+	other := &recordSink{}
+	s := &Session{Source: &fakeSource{desc: desc, units: units(f, 10), hold: true}, Sinks: []Sink{sink, other}}
+	err := s.Run(context.Background())
+	if err == nil || s.Reason() != StopError {
+		t.Fatalf("err=%v reason=%v", err, s.Reason())
+	}
+	if !sink.closed.Load() || !other.closed.Load() {
+		t.Fatal("sinks not closed after a sink error")
+	}
+}
+
+func pkt(seq uint16, ts uint32) *rtp.Packet {
+	return &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts}, Payload: []byte{1, 2, 3}}
+}
+
+func TestStatsLossJitterAndWrap(t *testing.T) {
+	_, f := testDesc()
+	start := time.Unix(1000, 0)
+	s := newStats(start, []format.Format{f})
+	seq := uint16(65530)
+	// 20 packets at a steady 40 ms / 3600 ticks, skipping two of them and
+	// crossing the 16-bit wrap.
+	for i := 0; i < 20; i++ {
+		if i == 7 || i == 8 {
+			seq++
+			continue
+		}
+		arr := start.Add(time.Duration(i) * 40 * time.Millisecond)
+		s.observe(&media.Unit{Format: f, Received: arr, Packets: []*rtp.Packet{pkt(seq, uint32(i*3600))}})
+		seq++
+	}
+	tr := s.Snapshot()[0]
+	if tr.Packets != 18 {
+		t.Fatalf("packets = %d", tr.Packets)
+	}
+	if tr.ExpectedPackets() != 20 || tr.PacketsLost != 2 {
+		t.Fatalf("expected=%d lost=%d, want 20 and 2", tr.ExpectedPackets(), tr.PacketsLost)
+	}
+	if tr.JitterDuration() > time.Millisecond {
+		t.Fatalf("jitter %v for perfectly paced packets", tr.JitterDuration())
+	}
+
+	// Irregular arrival raises jitter.
+	s2 := newStats(start, []format.Format{f})
+	for i := 0; i < 50; i++ {
+		skew := time.Duration(i%2) * 20 * time.Millisecond
+		arr := start.Add(time.Duration(i)*40*time.Millisecond + skew)
+		s2.observe(&media.Unit{Format: f, Received: arr, Packets: []*rtp.Packet{pkt(uint16(i), uint32(i*3600))}})
+	}
+	j := s2.Snapshot()[0].JitterDuration()
+	if j < 10*time.Millisecond || j > 21*time.Millisecond {
+		t.Fatalf("jitter = %v, want about 20ms", j)
+	}
+}
+
+func BenchmarkSessionEmit(b *testing.B) {
+	desc, f := testDesc()
+	u := &media.Unit{Format: f, Received: time.Now(), Packets: []*rtp.Packet{pkt(1, 0)}}
+	s := &Session{Source: &fakeSource{desc: desc}, Sinks: []Sink{&recordSink{}}}
+	st := newStats(time.Now(), []format.Format{f})
+	_ = s
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		u.Packets[0].SequenceNumber = uint16(i)
+		st.observe(u)
+	}
+}

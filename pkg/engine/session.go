@@ -1,0 +1,261 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+
+	"github.com/avcat/avcat/pkg/media"
+)
+
+// DefaultQueueSize is the per-sink queue length, in units.
+const DefaultQueueSize = 1024
+
+// StopReason says why a session ended.
+type StopReason int
+
+// Stop reasons.
+const (
+	StopNone     StopReason = iota
+	StopEOF                 // the source ended
+	StopDuration            // Duration elapsed
+	StopCanceled            // the context was canceled (signal)
+	StopError               // the source or a sink failed
+)
+
+func (r StopReason) String() string {
+	switch r {
+	case StopEOF:
+		return "end of stream"
+	case StopDuration:
+		return "duration reached"
+	case StopCanceled:
+		return "interrupted"
+	case StopError:
+		return "error"
+	}
+	return "running"
+}
+
+// Session moves units from one source to N sinks. Each sink has its own
+// bounded queue: a slow sink drops and counts, and never stalls the source
+// or the other sinks, unless it is Lossless.
+type Session struct {
+	Source Source
+	Sinks  []Sink
+	// QueueSize bounds each sink's queue; 0 means DefaultQueueSize.
+	QueueSize int
+	// Duration stops the session after this long; 0 means no limit.
+	Duration time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	desc   *description.Session
+	stats  atomic.Pointer[Stats]
+	queues []*sinkQueue
+	reason StopReason
+	opened bool
+}
+
+type sinkQueue struct {
+	sink     Sink
+	ch       chan *media.Unit
+	lossless bool
+	dropped  atomic.Uint64
+	err      error
+	done     chan struct{}
+}
+
+// Open opens the source and every sink.
+func (s *Session) Open(ctx context.Context) (*description.Session, error) {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.QueueSize <= 0 {
+		s.QueueSize = DefaultQueueSize
+	}
+	desc, err := s.Source.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.desc = desc
+	s.opened = true
+
+	var needs Needs
+	for i, sk := range s.Sinks {
+		if err := sk.Open(desc); err != nil {
+			for _, prev := range s.Sinks[:i] {
+				prev.Close()
+			}
+			s.Sinks = nil
+			return nil, err
+		}
+		if nr, ok := sk.(NeedsReporter); ok {
+			needs |= nr.Needs()
+		} else {
+			needs |= NeedAccessUnits
+		}
+	}
+	if d, ok := s.Source.(Decoding); ok {
+		d.SetDecode(needs&NeedAccessUnits != 0)
+	}
+	return desc, nil
+}
+
+// Description is the stream description after Open.
+func (s *Session) Description() *description.Session { return s.desc }
+
+// Stats are the per-track figures; valid after Run starts.
+func (s *Session) Stats() *Stats { return s.stats.Load() }
+
+// Reason says why Run returned.
+func (s *Session) Reason() StopReason { return s.reason }
+
+// Dropped returns, per sink, how many units its queue dropped.
+func (s *Session) Dropped() []uint64 {
+	out := make([]uint64, len(s.queues))
+	for i, q := range s.queues {
+		out[i] = q.dropped.Load()
+	}
+	return out
+}
+
+func formatsOf(desc *description.Session) []format.Format {
+	var out []format.Format
+	for _, m := range desc.Medias {
+		out = append(out, m.Formats...)
+	}
+	return out
+}
+
+// Run delivers units until a stop condition, then closes the sinks and the
+// source. A stop by duration, EOF or cancellation returns nil.
+func (s *Session) Run(ctx context.Context) error {
+	if !s.opened {
+		if _, err := s.Open(ctx); err != nil {
+			return err
+		}
+	}
+	stats := newStats(s.Now(), formatsOf(s.desc))
+	s.stats.Store(stats)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	sinkFailed := make(chan error, len(s.Sinks))
+	for _, sk := range s.Sinks {
+		q := &sinkQueue{sink: sk, ch: make(chan *media.Unit, s.QueueSize), done: make(chan struct{})}
+		if l, ok := sk.(Lossless); ok {
+			q.lossless = l.Lossless()
+		}
+		s.queues = append(s.queues, q)
+		go q.run(sinkFailed)
+	}
+
+	var closing atomic.Bool
+	var emitMu sync.Mutex
+	emit := func(u *media.Unit) {
+		if closing.Load() {
+			return
+		}
+		stats.observe(u)
+		emitMu.Lock()
+		defer emitMu.Unlock()
+		if closing.Load() {
+			return
+		}
+		for _, q := range s.queues {
+			q.push(runCtx, u)
+		}
+	}
+
+	srcDone := make(chan error, 1)
+	go func() { srcDone <- s.Source.Run(runCtx, emit) }()
+
+	var timer <-chan time.Time
+	if s.Duration > 0 {
+		t := time.NewTimer(s.Duration)
+		defer t.Stop()
+		timer = t.C
+	}
+
+	var runErr error
+	select {
+	case err := <-srcDone:
+		srcDone = nil
+		if err != nil && ctx.Err() == nil {
+			s.reason, runErr = StopError, err
+		} else if ctx.Err() != nil {
+			s.reason = StopCanceled
+		} else {
+			s.reason = StopEOF
+		}
+	case <-timer:
+		s.reason = StopDuration
+	case <-ctx.Done():
+		s.reason = StopCanceled
+	case err := <-sinkFailed:
+		s.reason, runErr = StopError, err
+	}
+
+	cancel()
+	if srcDone != nil {
+		<-srcDone
+	}
+	emitMu.Lock()
+	closing.Store(true)
+	for _, q := range s.queues {
+		close(q.ch)
+	}
+	emitMu.Unlock()
+
+	var errs []error
+	if runErr != nil {
+		errs = append(errs, runErr)
+	}
+	for _, q := range s.queues {
+		<-q.done
+		if err := q.sink.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("finalize output: %w", err))
+		}
+	}
+	if err := s.Source.Close(); err != nil && runErr == nil && s.reason != StopCanceled {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (q *sinkQueue) push(ctx context.Context, u *media.Unit) {
+	if q.lossless {
+		select {
+		case q.ch <- u:
+		case <-ctx.Done():
+		case <-q.done:
+		}
+		return
+	}
+	select {
+	case q.ch <- u:
+	default:
+		q.dropped.Add(1)
+	}
+}
+
+func (q *sinkQueue) run(failed chan<- error) {
+	defer close(q.done)
+	for u := range q.ch {
+		if q.err != nil {
+			continue
+		}
+		if err := q.sink.Write(u); err != nil {
+			q.err = err
+			failed <- err
+		}
+	}
+}

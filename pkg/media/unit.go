@@ -1,0 +1,53 @@
+// Package media holds the unit that flows through the engine and helpers
+// around gortsplib's codec model (description.Session, format.Format).
+package media
+
+import (
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
+)
+
+// Unit is one access unit of one format, or, when the source did not
+// depacketize, one RTP packet of it.
+type Unit struct {
+	Media  *description.Media
+	Format format.Format
+
+	// PTS and DTS are in the format's clock rate.
+	PTS int64
+	DTS int64
+	// NTP is the wall time of the unit, when known (RTCP sender reports).
+	NTP time.Time
+	// Received is when the unit reached avcat.
+	Received time.Time
+
+	// Packets are the RTP packets the unit arrived in, when it came from RTP.
+	Packets []*rtp.Packet
+	// Payload is the decoded access unit: NALUs for H.264/H.265, AUs for
+	// AAC, one packet or frame for other codecs. Nil when not decoded.
+	Payload [][]byte
+	// Key reports a random access point; meaningful only when decoded.
+	Key bool
+}
+
+// Decoded reports whether the unit carries an access unit.
+func (u *Unit) Decoded() bool { return u.Payload != nil }
+
+// Size is the number of bytes the unit carries on the wire.
+func (u *Unit) Size() int {
+	if len(u.Packets) > 0 {
+		n := 0
+		for _, p := range u.Packets {
+			n += p.MarshalSize()
+		}
+		return n
+	}
+	n := 0
+	for _, b := range u.Payload {
+		n += len(b)
+	}
+	return n
+}

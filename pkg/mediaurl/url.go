@@ -1,0 +1,133 @@
+// Package mediaurl parses, validates and redacts RTSP and RTMP URLs.
+package mediaurl
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/avcat/avcat/pkg/fault"
+)
+
+// Network schemes.
+const (
+	SchemeRTSP  = "rtsp"
+	SchemeRTSPS = "rtsps"
+	SchemeRTMP  = "rtmp"
+	SchemeRTMPS = "rtmps"
+)
+
+// IsNetwork reports whether spec looks like a network URL (scheme://).
+func IsNetwork(spec string) bool {
+	return strings.Contains(spec, "://")
+}
+
+// ParseURL parses and validates a network URL. Errors are usage errors
+// that never echo the password.
+func ParseURL(raw string) (*url.URL, error) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, fault.New(fault.Usage, "empty URL")
+	}
+	if strings.ContainsAny(raw, " \t\r\n") {
+		return nil, fault.New(fault.Usage, "malformed URL %q: contains whitespace", Redact(raw))
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fault.New(fault.Usage, "malformed URL %q", Redact(raw))
+	}
+	switch strings.ToLower(u.Scheme) {
+	case SchemeRTSP, SchemeRTSPS, SchemeRTMP, SchemeRTMPS:
+		u.Scheme = strings.ToLower(u.Scheme)
+	case "":
+		return nil, fault.New(fault.Usage, "malformed URL %q: missing scheme (rtsp://, rtsps://, rtmp:// or rtmps://)", Redact(raw))
+	default:
+		return nil, fault.New(fault.Usage, "unsupported URL scheme %q in %q: use rtsp://, rtsps://, rtmp:// or rtmps://", u.Scheme, Redact(raw))
+	}
+	if u.Opaque != "" || u.Host == "" {
+		return nil, fault.New(fault.Usage, "malformed URL %q: missing host", Redact(raw))
+	}
+	if u.Hostname() == "" {
+		return nil, fault.New(fault.Usage, "malformed URL %q: missing host", Redact(raw))
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fault.New(fault.Usage, "malformed URL %q: bad port %q", Redact(raw), p)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return nil, fault.New(fault.Usage, "malformed URL %q: empty port", Redact(raw))
+	}
+	return u, nil
+}
+
+// DefaultPort is the well-known port of a scheme.
+func DefaultPort(scheme string) string {
+	switch scheme {
+	case SchemeRTSP:
+		return "554"
+	case SchemeRTSPS:
+		return "322"
+	case SchemeRTMP:
+		return "1935"
+	case SchemeRTMPS:
+		return "443"
+	}
+	return ""
+}
+
+// HostPort returns host:port with the scheme's default port filled in.
+func HostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), DefaultPort(u.Scheme))
+}
+
+// redactedKeys are query parameters whose values are secrets.
+var redactedKeys = map[string]bool{
+	"pass": true, "password": true, "passwd": true, "pwd": true, "token": true, "secret": true,
+}
+
+// Redact hides the password of a URL, and secret query values, so the
+// result can be logged. Unparseable input is cut to what is safe.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if i := strings.Index(raw, "://"); i >= 0 {
+			rest := raw[i+3:]
+			if j := strings.LastIndex(rest, "@"); j >= 0 {
+				return raw[:i+3] + "***@" + rest[j+1:]
+			}
+		}
+		if strings.Contains(raw, "@") {
+			return "***"
+		}
+		return raw
+	}
+	return RedactURL(u)
+}
+
+// RedactURL is Redact for a parsed URL.
+func RedactURL(u *url.URL) string {
+	c := *u
+	if c.User != nil {
+		if _, has := c.User.Password(); has {
+			c.User = url.UserPassword(c.User.Username(), "***")
+		}
+	}
+	if c.RawQuery != "" {
+		q := c.Query()
+		changed := false
+		for k := range q {
+			if redactedKeys[strings.ToLower(k)] {
+				q.Set(k, "***")
+				changed = true
+			}
+		}
+		if changed {
+			c.RawQuery = strings.ReplaceAll(q.Encode(), "%2A%2A%2A", "***")
+		}
+	}
+	return strings.Replace(c.String(), ":%2A%2A%2A@", ":***@", 1)
+}

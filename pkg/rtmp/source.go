@@ -1,0 +1,396 @@
+package rtmp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortmplib/pkg/amf0"
+	"github.com/bluenviron/gortmplib/pkg/codecs"
+	"github.com/bluenviron/gortmplib/pkg/message"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+
+	"github.com/avcat/avcat/pkg/mediaurl"
+	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/media"
+)
+
+// Source plays an RTMP URL: handshake, connect, createStream, play.
+type Source struct {
+	URL       *url.URL
+	Timeout   time.Duration
+	TLSConfig *tls.Config
+	Logger    *logging.Logger
+
+	client   *gortmplib.Client
+	conn     *watchConn
+	reader   *gortmplib.Reader
+	desc     *description.Session
+	formats  map[*gortmplib.Track]format.Format
+	medias   map[format.Format]*description.Media
+	closeMu  sync.Mutex
+	closed   bool
+	metaMu   sync.Mutex
+	metadata map[string]any
+}
+
+// Metadata is the onMetaData object the server sent, if any.
+func (s *Source) Metadata() map[string]any {
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	return s.metadata
+}
+
+// Open connects and plays until the tracks are known.
+func (s *Source) Open(ctx context.Context) (*description.Session, error) {
+	if s.Timeout <= 0 {
+		s.Timeout = 10 * time.Second
+	}
+	lu, err := libraryURL(s.URL)
+	if err != nil {
+		return nil, err
+	}
+	hostPort := mediaurl.HostPort(s.URL)
+	app, key, _ := SplitURL(s.URL)
+	s.Logger.Debugf("> connect app=%q tcUrl=%q", app, mediaurl.RedactURL(&url.URL{Scheme: s.URL.Scheme, Host: s.URL.Host, Path: "/" + app}))
+	s.Logger.Debugf("> createStream; play %q", redactKey(key))
+
+	dctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	dialer := &net.Dialer{Timeout: s.Timeout}
+	s.client = &gortmplib.Client{
+		URL:       lu,
+		TLSConfig: s.TLSConfig,
+		DialContext: func(c context.Context, network, addr string) (net.Conn, error) {
+			nc, err := dialer.DialContext(c, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			// The handshake and connect have no deadlines of their own.
+			_ = nc.SetDeadline(time.Now().Add(s.Timeout))
+			return nc, nil
+		},
+	}
+	if err := s.client.Initialize(dctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, classify(err, hostPort, s.Timeout, dctx.Err() != nil)
+	}
+	s.Logger.Debugf("< play accepted (NetStream.Play.Start)")
+	nc := s.client.NetConn()
+	_ = nc.SetDeadline(time.Time{})
+
+	stop := context.AfterFunc(ctx, s.client.Close)
+	defer stop()
+
+	s.conn = &watchConn{Conn: s.client, onData: s.onData, logger: s.Logger}
+	s.reader = &gortmplib.Reader{Conn: s.conn}
+	_ = nc.SetReadDeadline(time.Now().Add(s.Timeout))
+	if err := s.reader.Initialize(); err != nil {
+		s.client.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, fault.New(fault.Network, "no media from %s within %s: is anything publishing to %q?", hostPort, s.Timeout, app+"/"+redactKey(key))
+		}
+		return nil, classify(err, hostPort, s.Timeout, false)
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+
+	desc, formats, skipped := toDescription(s.reader.Tracks())
+	for _, sk := range skipped {
+		s.Logger.Warnf("skipping RTMP track with unsupported codec %s", sk)
+	}
+	if len(desc.Medias) == 0 {
+		s.client.Close()
+		return nil, fault.New(fault.Unsupported, "no supported tracks in %s", mediaurl.RedactURL(s.URL))
+	}
+	s.desc, s.formats = desc, formats
+	s.medias = make(map[format.Format]*description.Media)
+	for _, m := range desc.Medias {
+		s.medias[m.Formats[0]] = m
+	}
+	return desc, nil
+}
+
+func (s *Source) onData(d amf0.Data) {
+	if len(d) == 0 {
+		return
+	}
+	name, _ := d[0].(string)
+	if name == "@setDataFrame" && len(d) > 1 {
+		d = d[1:]
+		name, _ = d[0].(string)
+	}
+	if name != "onMetaData" || len(d) < 2 {
+		return
+	}
+	m := amfToMap(d[1])
+	if m == nil {
+		return
+	}
+	s.metaMu.Lock()
+	s.metadata = m
+	s.metaMu.Unlock()
+	s.Logger.Debugf("< onMetaData %v", m)
+}
+
+func amfToMap(v any) map[string]any {
+	var entries []amf0.ObjectEntry
+	switch o := v.(type) {
+	case amf0.Object:
+		entries = o
+	case amf0.ECMAArray:
+		entries = o
+	default:
+		return nil
+	}
+	out := make(map[string]any, len(entries))
+	for _, e := range entries {
+		switch val := e.Value.(type) {
+		case float64, string, bool:
+			out[e.Key] = val
+		case amf0.Object, amf0.ECMAArray:
+			out[e.Key] = amfToMap(val)
+		}
+	}
+	return out
+}
+
+func redactKey(key string) string {
+	k, q, ok := strings.Cut(key, "?")
+	if !ok {
+		return k
+	}
+	u := &url.URL{Scheme: "rtmp", Host: "h", RawQuery: q}
+	r := mediaurl.RedactURL(u)
+	_, rq, _ := strings.Cut(r, "?")
+	return k + "?" + rq
+}
+
+func durToClock(d time.Duration, clockRate int) int64 {
+	return d.Microseconds() * int64(clockRate) / 1e6
+}
+
+// Run delivers access units until the server ends the stream, ctx is done,
+// or nothing arrives for the timeout.
+func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
+	if s.reader == nil {
+		return errors.New("rtmp source not open")
+	}
+	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer stop()
+
+	for _, t := range s.reader.Tracks() {
+		f := s.formats[t]
+		if f == nil {
+			continue
+		}
+		m := s.medias[f]
+		cr := f.ClockRate()
+		send := func(pts, dts time.Duration, au [][]byte, key bool) {
+			emit(&media.Unit{
+				Media: m, Format: f, Received: time.Now(),
+				PTS: durToClock(pts, cr), DTS: durToClock(dts, cr),
+				Payload: au, Key: key,
+			})
+		}
+		switch t.Codec.(type) {
+		case *codecs.H264:
+			s.reader.OnDataH264(t, func(pts, dts time.Duration, au [][]byte) {
+				send(pts, dts, au, h264.IsRandomAccess(au))
+			})
+		case *codecs.H265:
+			s.reader.OnDataH265(t, func(pts, dts time.Duration, au [][]byte) {
+				send(pts, dts, au, h265.IsRandomAccess(au))
+			})
+		case *codecs.AV1:
+			s.reader.OnDataAV1(t, func(pts time.Duration, tu [][]byte) { send(pts, pts, tu, false) })
+		case *codecs.VP9:
+			s.reader.OnDataVP9(t, func(pts time.Duration, fr []byte) { send(pts, pts, [][]byte{fr}, false) })
+		case *codecs.MPEG4Audio:
+			s.reader.OnDataMPEG4Audio(t, func(pts time.Duration, au []byte) { send(pts, pts, [][]byte{au}, true) })
+		case *codecs.Opus:
+			s.reader.OnDataOpus(t, func(pts time.Duration, p []byte) { send(pts, pts, [][]byte{p}, true) })
+		case *codecs.MPEG1Audio:
+			s.reader.OnDataMPEG1Audio(t, func(pts time.Duration, fr []byte) { send(pts, pts, [][]byte{fr}, true) })
+		case *codecs.AC3:
+			s.reader.OnDataAC3(t, func(pts time.Duration, fr []byte) { send(pts, pts, [][]byte{fr}, true) })
+		case *codecs.G711:
+			s.reader.OnDataG711(t, func(pts time.Duration, b []byte) { send(pts, pts, [][]byte{b}, true) })
+		case *codecs.LPCM:
+			s.reader.OnDataLPCM(t, func(pts time.Duration, b []byte) { send(pts, pts, [][]byte{b}, true) })
+		}
+	}
+
+	nc := s.client.NetConn()
+	hostPort := mediaurl.HostPort(s.URL)
+	for {
+		_ = nc.SetReadDeadline(time.Now().Add(s.Timeout))
+		if err := s.reader.Read(); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if s.conn.ended() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fault.New(fault.Network, "no data from %s for %s", hostPort, s.Timeout)
+			}
+			return classify(err, hostPort, s.Timeout, false)
+		}
+		if s.conn.ended() {
+			return nil
+		}
+	}
+}
+
+// Close closes the connection.
+func (s *Source) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.client != nil && !s.closed {
+		s.closed = true
+		s.client.Close()
+	}
+	return nil
+}
+
+// watchConn sees every message before gortmplib's reader does: it keeps
+// onMetaData, traces commands and notices the end of the stream.
+type watchConn struct {
+	gortmplib.Conn
+	onData func(amf0.Data)
+	logger *logging.Logger
+
+	mu  sync.Mutex
+	eof bool
+}
+
+func (c *watchConn) ended() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eof
+}
+
+func (c *watchConn) Read() (message.Message, error) {
+	msg, err := c.Conn.Read()
+	if err != nil {
+		return nil, err
+	}
+	switch m := msg.(type) {
+	case *message.DataAMF0:
+		c.onData(m.Payload)
+	case *message.CommandAMF0:
+		c.logger.Debugf("< %s %s", m.Name, describeArgs(m.Arguments))
+		if m.Name == "onStatus" && statusCode(m) == "NetStream.Play.Stop" {
+			c.mu.Lock()
+			c.eof = true
+			c.mu.Unlock()
+		}
+	case *message.UserControlStreamEOF:
+		c.logger.Debugf("< StreamEOF")
+		c.mu.Lock()
+		c.eof = true
+		c.mu.Unlock()
+	}
+	return msg, nil
+}
+
+func statusCode(m *message.CommandAMF0) string {
+	for _, a := range m.Arguments {
+		if o, ok := a.(amf0.Object); ok {
+			if code, ok := o.GetString("code"); ok {
+				return code
+			}
+		}
+	}
+	return ""
+}
+
+func describeArgs(args []any) string {
+	var parts []string
+	for _, a := range args {
+		switch v := a.(type) {
+		case amf0.Object:
+			m := amfToMap(v)
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			var kv []string
+			for _, k := range keys {
+				kv = append(kv, fmt.Sprintf("%s=%v", k, m[k]))
+			}
+			parts = append(parts, "{"+strings.Join(kv, " ")+"}")
+		case nil:
+		default:
+			parts = append(parts, fmt.Sprint(v))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// classify turns gortmplib errors into faults with one-line messages.
+func classify(err error, hostPort string, timeout time.Duration, timedOut bool) error {
+	if _, ok := fault.KindOf(err); ok {
+		return err
+	}
+	msg := err.Error()
+	var ne net.Error
+	switch {
+	case timedOut, errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return fault.New(fault.Network, "no RTMP answer from %s within %s", hostPort, timeout)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fault.New(fault.Network, "cannot connect to %s: connection refused", hostPort)
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return fault.New(fault.Network, "%s reset the connection", hostPort)
+	case strings.Contains(msg, "credentials are required"), strings.Contains(msg, "authentication error"):
+		return fault.New(fault.Auth, "RTMP authentication failed at %s: %s", hostPort, msg)
+	case strings.Contains(msg, "StreamNotFound"), strings.Contains(msg, "NotFound"):
+		return fault.New(fault.NotFound, "stream not found at %s: %s", hostPort, statusFromMsg(msg))
+	case strings.Contains(msg, "bad result"):
+		return fault.New(fault.Network, "server %s refused: %s", hostPort, statusFromMsg(msg))
+	case strings.Contains(msg, "handshake"), strings.Contains(msg, "invalid"), strings.Contains(msg, "unsupported"):
+		return fault.New(fault.Network, "%s is not an RTMP server (%s)", hostPort, msg)
+	case errors.Is(err, net.ErrClosed), strings.Contains(msg, "EOF"):
+		return fault.New(fault.Network, "%s closed the connection", hostPort)
+	}
+	return fault.Wrap(fault.Network, fmt.Errorf("%s: %w", hostPort, err))
+}
+
+func statusFromMsg(msg string) string {
+	if i := strings.Index(msg, "NetStream."); i >= 0 {
+		rest := msg[i:]
+		if j := strings.IndexAny(rest, "} "); j > 0 {
+			return rest[:j]
+		}
+		return rest
+	}
+	if i := strings.Index(msg, "NetConnection."); i >= 0 {
+		rest := msg[i:]
+		if j := strings.IndexAny(rest, "} "); j > 0 {
+			return rest[:j]
+		}
+		return rest
+	}
+	return msg
+}

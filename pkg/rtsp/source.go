@@ -1,0 +1,328 @@
+package rtsp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/pion/rtp"
+
+	"github.com/avcat/avcat/pkg/mediaurl"
+	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/media"
+)
+
+// Transports accepted by --transport.
+var Transports = []string{"auto", "udp", "tcp", "multicast"}
+
+// ParseTransport maps --transport to gortsplib's setting; auto is nil
+// (UDP first, then TCP).
+func ParseTransport(s string) (*gortsplib.Transport, error) {
+	var t gortsplib.Transport
+	switch strings.ToLower(s) {
+	case "", "auto":
+		return nil, nil
+	case "udp":
+		t = gortsplib.TransportUDP
+	case "tcp":
+		t = gortsplib.TransportTCP
+	case "multicast":
+		t = gortsplib.TransportUDPMulticast
+	default:
+		return nil, fault.New(fault.Usage, "unknown transport %q (want auto, udp, tcp or multicast)", s)
+	}
+	return &t, nil
+}
+
+// Source plays an RTSP URL: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN.
+type Source struct {
+	URL       *url.URL
+	Transport string
+	Timeout   time.Duration
+	UserAgent string
+	TLSConfig *tls.Config
+	Logger    *logging.Logger
+
+	client      *gortsplib.Client
+	base        *base.URL
+	desc        *description.Session
+	options     *base.Response
+	describe    *base.Response
+	decode      bool
+	sniff       *sniffConn
+	sniffMu     sync.Mutex
+	transportMu sync.Mutex
+	transport   string
+}
+
+// SetDecode asks the source to depacketize into access units.
+func (s *Source) SetDecode(on bool) { s.decode = on }
+
+// OptionsResponse is the server's answer to OPTIONS, if it gave one.
+func (s *Source) OptionsResponse() *base.Response { return s.options }
+
+// DescribeResponse is the server's answer to DESCRIBE.
+func (s *Source) DescribeResponse() *base.Response { return s.describe }
+
+// ActiveTransport names the transport in use after SETUP.
+func (s *Source) ActiveTransport() string {
+	s.transportMu.Lock()
+	defer s.transportMu.Unlock()
+	return s.transport
+}
+
+func (s *Source) hostPort() string { return mediaurl.HostPort(s.URL) }
+
+func (s *Source) fail(err error) error {
+	var first []byte
+	s.sniffMu.Lock()
+	if s.sniff != nil {
+		first = s.sniff.prefix()
+	}
+	s.sniffMu.Unlock()
+	return classify(err, s.hostPort(), s.Timeout, s.URL.User != nil, first)
+}
+
+// Open connects, sends OPTIONS and DESCRIBE, and returns the description.
+func (s *Source) Open(ctx context.Context) (*description.Session, error) {
+	if s.Timeout <= 0 {
+		s.Timeout = 10 * time.Second
+	}
+	bu, err := base.ParseURL(s.URL.String())
+	if err != nil {
+		return nil, fault.New(fault.Usage, "malformed RTSP URL %q: %v", mediaurl.RedactURL(s.URL), err)
+	}
+	s.base = bu
+	tr, err := ParseTransport(s.Transport)
+	if err != nil {
+		return nil, err
+	}
+	dialer := &net.Dialer{Timeout: s.Timeout}
+	tlsConfig := s.TLSConfig
+	if tlsConfig == nil && s.URL.Scheme == mediaurl.SchemeRTSPS {
+		tlsConfig = &tls.Config{ServerName: s.URL.Hostname()}
+	}
+	s.client = &gortsplib.Client{
+		Scheme:       s.URL.Scheme,
+		Host:         mediaurl.HostPort(s.URL),
+		ReadTimeout:  s.Timeout,
+		WriteTimeout: s.Timeout,
+		Transport:    tr,
+		TLSConfig:    tlsConfig,
+		UserAgent:    s.UserAgent,
+		DialContext: func(dctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(dctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			sc := &sniffConn{Conn: c}
+			s.sniffMu.Lock()
+			s.sniff = sc
+			s.sniffMu.Unlock()
+			return sc, nil
+		},
+		OnRequest: func(r *base.Request) { s.traceRequest(r) },
+		OnResponse: func(r *base.Response) {
+			s.noteTransport(r)
+			s.traceResponse(r)
+		},
+		OnTransportSwitch: func(err error) {
+			s.Logger.Warnf("%v", err)
+		},
+		OnPacketsLost: func(n uint64) {
+			s.Logger.Limited("rtp-lost", "%d RTP packets lost", n)
+		},
+		OnDecodeError: func(err error) {
+			s.Logger.Limited("rtsp-decode", "%v", err)
+		},
+	}
+	if s.UserAgent == "" {
+		s.client.UserAgent = "avcat"
+	}
+	if err := s.client.Start2(); err != nil {
+		return nil, s.fail(err)
+	}
+
+	stop := context.AfterFunc(ctx, s.client.Close)
+	defer stop()
+
+	res, err := s.client.Options(bu)
+	if err != nil {
+		if !isNonAuthStatus(err) || ctx.Err() != nil {
+			s.client.Close()
+			return nil, s.ctxErr(ctx, err)
+		}
+		s.Logger.Debugf("OPTIONS failed (%v); trying DESCRIBE anyway", err)
+	}
+	s.options = res
+
+	desc, res, err := s.client.Describe(bu)
+	if err != nil {
+		s.client.Close()
+		return nil, s.ctxErr(ctx, err)
+	}
+	s.describe = res
+	s.desc = desc
+	if len(desc.Medias) == 0 {
+		s.client.Close()
+		return nil, fault.New(fault.Unsupported, "the SDP of %s has no media", mediaurl.RedactURL(s.URL))
+	}
+	return desc, nil
+}
+
+func (s *Source) ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return s.fail(err)
+}
+
+// Description is the SDP as parsed after Open.
+func (s *Source) Description() *description.Session { return s.desc }
+
+// trackState is per-format depacketizing state, owned by one reader goroutine.
+type trackState struct {
+	medi    *description.Media
+	forma   format.Format
+	depkt   *media.Depacketizer
+	pending []*rtp.Packet
+}
+
+// Run sets up every track, plays, and delivers units until ctx is done or
+// the connection fails.
+func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
+	if s.client == nil {
+		return errors.New("rtsp source not open")
+	}
+	stop := context.AfterFunc(ctx, s.client.Close)
+	defer stop()
+
+	if err := s.client.SetupAll(s.desc.BaseURL, s.desc.Medias); err != nil {
+		return s.ctxErr(ctx, err)
+	}
+	states := make(map[format.Format]*trackState)
+	for _, m := range s.desc.Medias {
+		for _, f := range m.Formats {
+			st := &trackState{medi: m, forma: f}
+			if s.decode {
+				d, err := media.NewDepacketizer(f)
+				if err != nil {
+					s.Logger.Warnf("cannot decode %s track: %v", f.Codec(), err)
+				}
+				st.depkt = d
+			}
+			states[f] = st
+		}
+	}
+
+	s.client.OnPacketRTPAny(func(medi *description.Media, forma format.Format, pkt *rtp.Packet) {
+		st := states[forma]
+		if st == nil {
+			return
+		}
+		now := time.Now()
+		pts, ok := s.client.PacketPTS2(medi, pkt)
+		if !ok {
+			return
+		}
+		ntp, _ := s.client.PacketNTP(medi, pkt)
+		if st.depkt == nil {
+			emit(&media.Unit{Media: medi, Format: forma, PTS: pts, DTS: pts, NTP: ntp, Received: now, Packets: []*rtp.Packet{pkt}})
+			return
+		}
+		st.pending = append(st.pending, pkt)
+		au, err := st.depkt.Decode(pkt)
+		if err != nil {
+			if !errors.Is(err, media.ErrNeedMore) {
+				s.Logger.Limited("depacketize", "%s: %v", forma.Codec(), err)
+				st.pending = st.pending[:0]
+			}
+			return
+		}
+		pkts := st.pending
+		st.pending = nil
+		emit(&media.Unit{
+			Media: medi, Format: forma, PTS: pts, DTS: pts, NTP: ntp, Received: now,
+			Packets: pkts, Payload: au, Key: media.IsRandomAccess(forma, au),
+		})
+	})
+
+	if _, err := s.client.Play(nil); err != nil {
+		return s.ctxErr(ctx, err)
+	}
+
+	err := s.client.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return s.fail(err)
+}
+
+// noteTransport records the transport the server accepted in SETUP.
+func (s *Source) noteTransport(r *base.Response) {
+	v, ok := r.Header["Transport"]
+	if !ok || len(v) == 0 {
+		return
+	}
+	var name string
+	switch t := strings.ToLower(v[0]); {
+	case strings.Contains(t, "rtp/avp/tcp"), strings.Contains(t, "interleaved="):
+		name = "tcp"
+	case strings.Contains(t, "multicast"):
+		name = "multicast"
+	default:
+		name = "udp"
+	}
+	s.transportMu.Lock()
+	s.transport = name
+	s.transportMu.Unlock()
+}
+
+// Close sends TEARDOWN and closes the connection.
+func (s *Source) Close() error {
+	if s.client != nil {
+		s.client.Close()
+	}
+	return nil
+}
+
+// isNonAuthStatus reports an error status other than 401/403: some
+// cameras refuse OPTIONS but answer DESCRIBE.
+func isNonAuthStatus(err error) bool {
+	var bad liberrors.ErrClientBadStatusCode
+	return errors.As(err, &bad) && bad.Code != base.StatusUnauthorized && bad.Code != base.StatusForbidden
+}
+
+// trace prints an RTSP message like openRTSP's -V, credentials hidden.
+func (s *Source) traceRequest(r *base.Request) {
+	if s.Logger == nil || !s.Logger.Verbose {
+		return
+	}
+	b, err := r.Marshal()
+	if err != nil {
+		return
+	}
+	s.Logger.Debugf("%s", formatTrace("> ", b))
+}
+
+func (s *Source) traceResponse(r *base.Response) {
+	if s.Logger == nil || !s.Logger.Verbose {
+		return
+	}
+	b, err := r.Marshal()
+	if err != nil {
+		return
+	}
+	s.Logger.Debugf("%s", formatTrace("< ", b))
+}
