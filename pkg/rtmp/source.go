@@ -22,10 +22,10 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
-	"github.com/avcat/avcat/pkg/mediaurl"
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/media"
+	"github.com/avcat/avcat/pkg/mediaurl"
 )
 
 // Source plays an RTMP URL: handshake, connect, createStream, play.

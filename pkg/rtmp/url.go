@@ -5,8 +5,8 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/avcat/avcat/pkg/mediaurl"
 	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/mediaurl"
 )
 
 // SplitURL splits rtmp://host/app/key into app and stream key, the way

@@ -17,10 +17,10 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
 
-	"github.com/avcat/avcat/pkg/mediaurl"
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/media"
+	"github.com/avcat/avcat/pkg/mediaurl"
 )
 
 // Transports accepted by --transport.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -69,20 +70,39 @@ func Main(version string) int {
 	f := cmdutil.NewFactory(ios)
 	cmd := NewCmdRoot(f, version)
 	if _, err := cmd.ExecuteContextC(ctx); err != nil {
-		printError(ios, err)
-		return cmdutil.ExitCode(err)
+		PrintError(ios, ios.ErrOut, err)
+		return ExitCode(err)
 	}
 	return 0
 }
 
-func printError(ios *iostreams.IOStreams, err error) {
+// ExitCode maps an error to the process exit code, including cobra's own
+// usage errors (unknown command or flag).
+func ExitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if isCobraUsage(err) {
+		return 2
+	}
+	return cmdutil.ExitCode(err)
+}
+
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.HasPrefix(msg, "unknown shorthand flag") || strings.HasPrefix(msg, "required flag")
+}
+
+// PrintError writes the one-line error message.
+func PrintError(ios *iostreams.IOStreams, w io.Writer, err error) {
 	msg := err.Error()
 	var flagErr *cmdutil.FlagError
-	if errors.As(err, &flagErr) && !strings.Contains(msg, "--help") {
+	if (errors.As(err, &flagErr) || isCobraUsage(err)) && !strings.Contains(msg, "--help") {
 		msg += " (see --help)"
 	}
 	prefix := ios.Paint(31, 1).Sprint("avcat: error:")
-	fmt.Fprintf(ios.ErrOut, "%s %s\n", prefix, oneLine(msg))
+	fmt.Fprintf(w, "%s %s\n", prefix, oneLine(msg))
 }
 
 // oneLine keeps errors to a single line, whatever a library put in them.

@@ -1,0 +1,125 @@
+package probe_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/avcat/avcat/internal/clitest"
+	"github.com/avcat/avcat/internal/testpeer"
+	"github.com/avcat/avcat/pkg/cmd/probe"
+	"github.com/avcat/avcat/pkg/cmdutil"
+	"github.com/avcat/avcat/pkg/iostreams"
+)
+
+func TestProbeFlags(t *testing.T) {
+	cases := []struct {
+		args    []string
+		wantErr string
+		check   func(*testing.T, *probe.Options)
+	}{
+		{args: []string{"rtsp://cam/x"}, check: func(t *testing.T, o *probe.Options) {
+			if o.URL != "rtsp://cam/x" || o.Output != "text" || o.Transport != "auto" || o.Play != 0 {
+				t.Fatalf("defaults: %+v", o)
+			}
+		}},
+		{args: []string{"--play", "3s", "--transport", "tcp", "-o", "json", "--user", "u", "--pass", "p", "rtsp://cam/x"}, check: func(t *testing.T, o *probe.Options) {
+			if o.Play != 3*time.Second || o.Transport != "tcp" || o.Output != "json" || o.User != "u" || o.Pass != "p" {
+				t.Fatalf("parsed: %+v", o)
+			}
+		}},
+		{args: []string{"--sdp", "rtsp://cam/x"}, check: func(t *testing.T, o *probe.Options) {
+			if !o.SDPOnly {
+				t.Fatal("--sdp not set")
+			}
+		}},
+		{args: []string{}, wantErr: "missing URL"},
+		{args: []string{"a", "b"}, wantErr: "too many arguments"},
+		{args: []string{"--transport", "sctp", "rtsp://cam/x"}, wantErr: "invalid --transport"},
+		{args: []string{"-o", "xml", "rtsp://cam/x"}, wantErr: "invalid --output"},
+		{args: []string{"--sdp", "-o", "json", "rtsp://cam/x"}, wantErr: "cannot be used together"},
+		{args: []string{"--play", "soon", "rtsp://cam/x"}, wantErr: "invalid argument"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			f := cmdutil.NewFactory(ios)
+			var got *probe.Options
+			cmd := probe.NewCmdProbe(f, func(_ context.Context, o *probe.Options) error {
+				got = o
+				return nil
+			})
+			cmd.SetArgs(c.args)
+			cmd.SetOut(ios.ErrOut)
+			cmd.SetErr(ios.ErrOut)
+			cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
+			err := cmd.Execute()
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want %q", err, c.wantErr)
+				}
+				if code := cmdutil.ExitCode(err); code != 2 {
+					t.Fatalf("exit code %d, want 2", code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, got)
+		})
+	}
+}
+
+// TestProbeErrorPaths checks every failure a user can meet before any
+// media flows: each gets its exit code and a one-line message, fast.
+func TestProbeErrorPaths(t *testing.T) {
+	silent := testpeer.SilentTCPServer(t)
+	httpSrv := testpeer.HTTPServer(t)
+	garbage := testpeer.GarbageServer(t)
+	closed := testpeer.FreePort(t) // nothing listens there
+
+	cases := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"malformed URL", []string{"rtsp//127.0.0.1/x"}, 2, "missing scheme"},
+		{"bad port", []string{"rtsp://127.0.0.1:70000/x"}, 2, "bad port"},
+		{"http scheme", []string{"http://127.0.0.1/x"}, 2, "unsupported URL scheme"},
+		{"no URL", nil, 2, "missing URL"},
+		{"unknown flag", []string{"--frobnicate", "rtsp://127.0.0.1/x"}, 2, "unknown flag"},
+		{"refused", []string{"rtsp://127.0.0.1:" + strconv.Itoa(closed) + "/x"}, 3, "connection refused"},
+		{"refused rtmp", []string{"rtmp://127.0.0.1:" + strconv.Itoa(closed) + "/live/x"}, 3, "connection refused"},
+		{"silent server", []string{"--timeout", "1s", silent.URL("rtsp", "x")}, 3, "no response from " + silent.Addr + " within 1s"},
+		{"silent rtmp server", []string{"--timeout", "1s", silent.URL("rtmp", "live/x")}, 3, "within 1s"},
+		{"http server", []string{httpSrv.URL("rtsp", "x")}, 3, "not an RTSP server: it answered HTTP"},
+		{"garbage server", []string{garbage.URL("rtsp", "x")}, 3, "not an RTSP server"},
+		{"rtmp to http server", []string{"--timeout", "2s", httpSrv.URL("rtmp", "live/x")}, 3, httpSrv.Addr},
+		{"rtmp to garbage", []string{"--timeout", "2s", garbage.URL("rtmp", "live/x")}, 3, garbage.Addr},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := clitest.Run(t, 20*time.Second, append([]string{"probe"}, c.args...)...)
+			if r.Code != c.code {
+				t.Fatalf("exit %d, want %d\n%s", r.Code, c.code, r)
+			}
+			line := r.ErrLine()
+			if !strings.Contains(line, c.msg) {
+				t.Fatalf("error line %q does not contain %q\n%s", line, c.msg, r)
+			}
+			if strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+				t.Fatalf("error is not one line:\n%s", r.Stderr)
+			}
+			if r.Stdout != "" {
+				t.Fatalf("stdout must stay empty on error, got %q", r.Stdout)
+			}
+			if strings.Contains(r.Stderr, "panic") || strings.Contains(r.Stderr, "goroutine ") {
+				t.Fatalf("panic output:\n%s", r.Stderr)
+			}
+		})
+	}
+}
