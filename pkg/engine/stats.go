@@ -31,6 +31,8 @@ type TrackStats struct {
 	// LastSPS is the newest in-band SPS seen (H.264/H.265).
 	LastSPS []byte
 
+	minPTS, maxPTS int64
+	havePTS        bool
 	rtpStarted     bool
 	baseSeq        uint16
 	maxSeq         uint16
@@ -108,11 +110,28 @@ func (t *TrackStats) observePacket(p *rtp.Packet, arrival time.Time, start time.
 	}
 }
 
+// MediaFPS is the frame rate measured on media timestamps: frames over the
+// span of their PTS. It ignores bursts and stalls of the network.
+func (t *TrackStats) MediaFPS() float64 {
+	cr := t.Format.ClockRate()
+	if !t.havePTS || t.Frames < 2 || cr <= 0 || t.maxPTS <= t.minPTS {
+		return 0
+	}
+	span := float64(t.maxPTS-t.minPTS) / float64(cr)
+	return float64(t.Frames-1) / span
+}
+
 func (t *TrackStats) observeUnit(u *media.Unit, sinceStart time.Duration) {
 	if !u.Decoded() {
 		return
 	}
 	t.Frames++
+	if !t.havePTS {
+		t.minPTS, t.maxPTS, t.havePTS = u.PTS, u.PTS, true
+	} else {
+		t.minPTS = min(t.minPTS, u.PTS)
+		t.maxPTS = max(t.maxPTS, u.PTS)
+	}
 	if sps := media.FindSPS(u.Format, u.Payload); sps != nil {
 		t.LastSPS = append(t.LastSPS[:0], sps...)
 	}

@@ -2,6 +2,7 @@
 package rtsp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,15 @@ func classify(err error, hostPort string, timeout time.Duration, hadCreds bool, 
 	}
 	if _, ok := fault.KindOf(err); ok {
 		return err
+	}
+	// Whatever the library made of it, a peer whose first bytes are not an
+	// RTSP response does not speak RTSP.
+	if len(first) > 0 && !bytes.HasPrefix(first, []byte("RTSP/")) && first[0] != '$' &&
+		!bytes.HasPrefix([]byte("RTSP/"), first) {
+		if bytes.HasPrefix(first, []byte("HTTP/")) {
+			return fault.New(fault.Network, "%s is not an RTSP server: it answered HTTP", hostPort)
+		}
+		return fault.New(fault.Network, "%s is not an RTSP server: it answered %q", hostPort, printable(first))
 	}
 	var bad liberrors.ErrClientBadStatusCode
 	if errors.As(err, &bad) {

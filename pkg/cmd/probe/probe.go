@@ -202,6 +202,9 @@ func measure(report *probe.Report, sess *engine.Session, opts *Options) {
 			m.BitrateBps = float64(t.Bytes*8) / active.Seconds()
 			m.FPS = float64(t.Frames) / active.Seconds()
 		}
+		if fps := t.MediaFPS(); fps > 0 {
+			m.FPS = fps
+		}
 		if exp := t.ExpectedPackets(); exp > 0 {
 			m.LossPercent = 100 * float64(t.PacketsLost) / float64(exp)
 		}
