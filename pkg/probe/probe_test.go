@@ -938,3 +938,29 @@ func FuzzStreamsFromSDP(f *testing.F) {
 		}
 	})
 }
+
+// docs/probe-json.md documents every key and shows the golden examples
+// verbatim.
+func TestJSONDoc(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "probe-json.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []reflect.Type{reflect.TypeOf(Report{}), reflect.TypeOf(Stream{}), reflect.TypeOf(PlayInfo{}), reflect.TypeOf(Measured{})} {
+		for i := 0; i < typ.NumField(); i++ {
+			key, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			if key != "" && key != "-" && !bytes.Contains(doc, []byte("| `"+key+"` |")) {
+				t.Errorf("docs/probe-json.md has no row for %q", key)
+			}
+		}
+	}
+	for _, g := range []string{"measured", "rtmp_metadata"} {
+		js, err := os.ReadFile(filepath.Join("testdata", "golden", g+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(doc, js) {
+			t.Errorf("docs/probe-json.md does not show testdata/golden/%s.json verbatim: update its example", g)
+		}
+	}
+}

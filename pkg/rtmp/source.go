@@ -369,6 +369,10 @@ func classify(err error, hostPort string, timeout time.Duration, timedOut bool) 
 		return fault.New(fault.NotFound, "stream not found at %s: %s", hostPort, statusFromMsg(msg))
 	case strings.Contains(msg, "bad result"):
 		return fault.New(fault.Network, "server %s refused: %s", hostPort, statusFromMsg(msg))
+	case strings.Contains(msg, "invalid rtmp version (72)"):
+		return fault.New(fault.Network, "%s is not an RTMP server: it answered HTTP", hostPort)
+	case strings.Contains(msg, "invalid rtmp version (82)"):
+		return fault.New(fault.Network, "%s is not an RTMP server: it answered RTSP", hostPort)
 	case strings.Contains(msg, "handshake"), strings.Contains(msg, "invalid"), strings.Contains(msg, "unsupported"):
 		return fault.New(fault.Network, "%s is not an RTMP server (%s)", hostPort, msg)
 	case errors.Is(err, net.ErrClosed), strings.Contains(msg, "EOF"):

@@ -45,7 +45,7 @@ func (c *sniffConn) prefix() []byte {
 }
 
 // classify turns a gortsplib error into a fault with a one-line message.
-func classify(err error, hostPort string, timeout time.Duration, hadCreds bool, first []byte) error {
+func classify(err error, target, hostPort string, timeout time.Duration, hadCreds bool, first []byte) error {
 	if err == nil {
 		return nil
 	}
@@ -71,7 +71,7 @@ func classify(err error, hostPort string, timeout time.Duration, hadCreds bool, 
 			}
 			return fault.New(fault.Auth, "authentication failed (%s): check the user name and password", status)
 		case base.StatusNotFound:
-			return fault.New(fault.NotFound, "stream not found (%s)", status)
+			return fault.New(fault.NotFound, "stream not found: %s (%s)", target, status)
 		case base.StatusUnsupportedMediaType:
 			return fault.New(fault.Unsupported, "server refused the media (%s)", status)
 		}

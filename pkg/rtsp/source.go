@@ -91,7 +91,7 @@ func (s *Source) fail(err error) error {
 		first = s.sniff.prefix()
 	}
 	s.sniffMu.Unlock()
-	return classify(err, s.hostPort(), s.Timeout, s.URL.User != nil, first)
+	return classify(err, mediaurl.RedactURL(s.URL), s.hostPort(), s.Timeout, s.URL.User != nil, first)
 }
 
 // Open connects, sends OPTIONS and DESCRIBE, and returns the description.

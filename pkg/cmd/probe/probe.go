@@ -14,6 +14,7 @@ import (
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/media"
 	"github.com/avcat/avcat/pkg/mediaurl"
 	"github.com/avcat/avcat/pkg/probe"
 	"github.com/avcat/avcat/pkg/rtmp"
@@ -207,6 +208,10 @@ func measure(report *probe.Report, sess *engine.Session, opts *Options) {
 		}
 		if exp := t.ExpectedPackets(); exp > 0 {
 			m.LossPercent = 100 * float64(t.PacketsLost) / float64(exp)
+		}
+		if !media.IsVideo(t.Format) {
+			// Every audio frame is a keyframe: GOP figures say nothing.
+			m.Keyframes, m.GOPFrames, m.FirstKeyframeMs = 0, 0, -1
 		}
 		st.Measured = m
 		if st.Width == 0 && len(t.LastSPS) > 0 {

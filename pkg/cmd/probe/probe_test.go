@@ -80,6 +80,7 @@ func TestProbeErrorPaths(t *testing.T) {
 	httpSrv := testpeer.HTTPServer(t)
 	garbage := testpeer.GarbageServer(t)
 	closed := testpeer.FreePort(t) // nothing listens there
+	blackhole := testpeer.BlackholeAddr(t)
 
 	cases := []struct {
 		name string
@@ -96,6 +97,8 @@ func TestProbeErrorPaths(t *testing.T) {
 		{"refused rtmp", []string{"rtmp://127.0.0.1:" + strconv.Itoa(closed) + "/live/x"}, 3, "connection refused"},
 		{"silent server", []string{"--timeout", "1s", silent.URL("rtsp", "x")}, 3, "no response from " + silent.Addr + " within 1s"},
 		{"silent rtmp server", []string{"--timeout", "1s", silent.URL("rtmp", "live/x")}, 3, "within 1s"},
+		{"unreachable", []string{"--timeout", "1s", "rtsp://" + blackhole + "/x"}, 3, "within 1s"},
+		{"unreachable rtmp", []string{"--timeout", "1s", "rtmp://" + blackhole + "/live/x"}, 3, "within 1s"},
 		{"http server", []string{httpSrv.URL("rtsp", "x")}, 3, "not an RTSP server: it answered HTTP"},
 		{"garbage server", []string{garbage.URL("rtsp", "x")}, 3, "not an RTSP server"},
 		{"rtmp to http server", []string{"--timeout", "2s", httpSrv.URL("rtmp", "live/x")}, 3, httpSrv.Addr},
