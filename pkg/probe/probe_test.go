@@ -776,39 +776,42 @@ func TestProfileLevelNames(t *testing.T) {
 	}
 }
 
+// redactCases feed TestRedactURL and the seeds of FuzzRedactURL.
+var redactCases = []struct {
+	in, want string
+}{
+	{"rtsp://127.0.0.1:8554/live", "rtsp://127.0.0.1:8554/live"},
+	{"rtsp://admin@cam/live", "rtsp://admin@cam/live"},
+	{"rtsp://admin:12345@192.168.1.64:554/Streaming/Channels/101", "rtsp://admin:***@192.168.1.64:554/Streaming/Channels/101"},
+	{"rtsps://u:p@h", "rtsps://u:***@h"},
+	{"rtsp://u:@h/x", "rtsp://u:***@h/x"},
+	{"rtsp://:secret@h/x", "rtsp://:***@h/x"},
+	{"rtsp://user:p%40ss@h/x", "rtsp://user:***@h/x"},
+	{"rtsp://user:p@ss@h/x", "rtsp://user:***@h/x"},
+	{"rtsp://user:pa/ss@h/x", "rtsp://user:***@h/x"},
+	{"rtsp://user:pa?ss@h/x", "rtsp://user:***@h/x"},
+	{"rtsp://user:pa#ss@h/x", "rtsp://user:***@h/x"},
+	{"rtsp://user:p@ss/w0rd@192.168.1.1/stream", "rtsp://user:***@192.168.1.1/stream"},
+	{"rtsp://user:pass@[::1]:554/x", "rtsp://user:***@[::1]:554/x"},
+	{"rtmp://host/app/streamkey", "rtmp://host/app/streamkey"},
+	{"rtmp://host/app?user=bob&pass=hunter2&x=1", "rtmp://host/app?user=bob&pass=***&x=1"},
+	{"rtmp://u:p@host/app?TOKEN=abc#frag", "rtmp://u:***@host/app?TOKEN=***#frag"},
+	{"rtsp://h/x?password=a&pwd=b&passwd=c&secret=d&token=e&key=f", "rtsp://h/x?password=***&pwd=***&passwd=***&secret=***&token=***&key=f"},
+	{"rtsp://h/x?pass", "rtsp://h/x?pass"},
+	{"admin:secret@10.0.0.1/live", "admin:***@10.0.0.1/live"},
+	{"//admin:secret@10.0.0.1/live", "//admin:***@10.0.0.1/live"},
+	{"", ""},
+	{"not a url", "not a url"},
+	{"rtsp://", "rtsp://"},
+	{"rtsp://user:pass@", "rtsp://user:***@"},
+	{"rtsp://u:p@h:554/ok?a=1", "rtsp://u:***@h:554/ok?a=1"},
+	{"rtsp://u:***@h/x", "rtsp://u:***@h/x"},
+	// an "@" in the query: redact generously rather than risk a leak
+	{"rtsp://u:pw@h/x?mail=a@b", "rtsp://u:***@b"},
+}
+
 func TestRedactURL(t *testing.T) {
-	for _, c := range []struct {
-		in, want string
-	}{
-		{"rtsp://127.0.0.1:8554/live", "rtsp://127.0.0.1:8554/live"},
-		{"rtsp://admin@cam/live", "rtsp://admin@cam/live"},
-		{"rtsp://admin:12345@192.168.1.64:554/Streaming/Channels/101", "rtsp://admin:***@192.168.1.64:554/Streaming/Channels/101"},
-		{"rtsps://u:p@h", "rtsps://u:***@h"},
-		{"rtsp://u:@h/x", "rtsp://u:***@h/x"},
-		{"rtsp://:secret@h/x", "rtsp://:***@h/x"},
-		{"rtsp://user:p%40ss@h/x", "rtsp://user:***@h/x"},
-		{"rtsp://user:p@ss@h/x", "rtsp://user:***@h/x"},
-		{"rtsp://user:pa/ss@h/x", "rtsp://user:***@h/x"},
-		{"rtsp://user:pa?ss@h/x", "rtsp://user:***@h/x"},
-		{"rtsp://user:pa#ss@h/x", "rtsp://user:***@h/x"},
-		{"rtsp://user:p@ss/w0rd@192.168.1.1/stream", "rtsp://user:***@192.168.1.1/stream"},
-		{"rtsp://user:pass@[::1]:554/x", "rtsp://user:***@[::1]:554/x"},
-		{"rtmp://host/app/streamkey", "rtmp://host/app/streamkey"},
-		{"rtmp://host/app?user=bob&pass=hunter2&x=1", "rtmp://host/app?user=bob&pass=***&x=1"},
-		{"rtmp://u:p@host/app?TOKEN=abc#frag", "rtmp://u:***@host/app?TOKEN=***#frag"},
-		{"rtsp://h/x?password=a&pwd=b&passwd=c&secret=d&token=e&key=f", "rtsp://h/x?password=***&pwd=***&passwd=***&secret=***&token=***&key=f"},
-		{"rtsp://h/x?pass", "rtsp://h/x?pass"},
-		{"admin:secret@10.0.0.1/live", "admin:***@10.0.0.1/live"},
-		{"//admin:secret@10.0.0.1/live", "//admin:***@10.0.0.1/live"},
-		{"", ""},
-		{"not a url", "not a url"},
-		{"rtsp://", "rtsp://"},
-		{"rtsp://user:pass@", "rtsp://user:***@"},
-		{"rtsp://u:p@h:554/ok?a=1", "rtsp://u:***@h:554/ok?a=1"},
-		{"rtsp://u:***@h/x", "rtsp://u:***@h/x"},
-		// an "@" in the query: redact generously rather than risk a leak
-		{"rtsp://u:pw@h/x?mail=a@b", "rtsp://u:***@b"},
-	} {
+	for _, c := range redactCases {
 		got := RedactURL(c.in)
 		if got != c.want {
 			t.Errorf("RedactURL(%q) = %q, want %q", c.in, got, c.want)
@@ -864,16 +867,8 @@ func rawPassword(in string) (string, bool) {
 }
 
 func FuzzRedactURL(f *testing.F) {
-	for _, s := range []string{
-		"rtsp://admin:12345@192.168.1.64:554/Streaming/Channels/101",
-		"rtsp://user:p@ss/w0rd@192.168.1.1/stream",
-		"rtmp://host/app?user=bob&pass=hunter2",
-		"rtsp://u:pw@h/x?mail=a@b",
-		"//a:b@c",
-		"rtsp://[::1]:554/x",
-		"",
-	} {
-		f.Add(s)
+	for _, c := range redactCases {
+		f.Add(c.in)
 	}
 	for _, c := range sdpCases {
 		if b, err := os.ReadFile(filepath.Join("testdata", "sdp", c.name+".sdp")); err == nil {

@@ -130,8 +130,9 @@ func TestProbeGstreamerLive(t *testing.T) {
 			if m == nil {
 				t.Fatal("no measured figures")
 			}
-			// 3 s of a 25 fps live source: frames near 75, fps near 25.
-			if m.FPS < 22 || m.FPS > 28 || m.Frames < 60 || m.Frames > 85 {
+			// 3 s of a 25 fps live source: up to 75 frames (the shared
+			// pipeline may take a moment to start on a loaded machine).
+			if m.FPS < 23 || m.FPS > 27 || m.Frames < 45 || m.Frames > 85 {
 				t.Errorf("frames %d fps %.2f, want about 75 frames at 25 fps", m.Frames, m.FPS)
 			}
 			if m.Keyframes < 2 || m.GOPFrames < 23 || m.GOPFrames > 27 {
@@ -214,7 +215,7 @@ func TestProbeNginxRTMP(t *testing.T) {
 
 	rep, _ = probeJSON(t, "--play", "3s", url)
 	m := findStream(t, rep, "h264").Measured
-	if m == nil || m.FPS < 20 || m.FPS > 30 {
+	if m == nil || m.FPS < 23 || m.FPS > 27 || m.Frames < 40 {
 		t.Errorf("rtmp play measured %+v", m)
 	}
 
