@@ -84,50 +84,7 @@ func HostPort(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), DefaultPort(u.Scheme))
 }
 
-// redactedKeys are query parameters whose values are secrets.
-var redactedKeys = map[string]bool{
-	"pass": true, "password": true, "passwd": true, "pwd": true, "token": true, "secret": true,
-}
-
-// Redact hides the password of a URL, and secret query values, so the
-// result can be logged. Unparseable input is cut to what is safe.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if i := strings.Index(raw, "://"); i >= 0 {
-			rest := raw[i+3:]
-			if j := strings.LastIndex(rest, "@"); j >= 0 {
-				return raw[:i+3] + "***@" + rest[j+1:]
-			}
-		}
-		if strings.Contains(raw, "@") {
-			return "***"
-		}
-		return raw
-	}
-	return RedactURL(u)
-}
-
 // RedactURL is Redact for a parsed URL.
 func RedactURL(u *url.URL) string {
-	c := *u
-	if c.User != nil {
-		if _, has := c.User.Password(); has {
-			c.User = url.UserPassword(c.User.Username(), "***")
-		}
-	}
-	if c.RawQuery != "" {
-		q := c.Query()
-		changed := false
-		for k := range q {
-			if redactedKeys[strings.ToLower(k)] {
-				q.Set(k, "***")
-				changed = true
-			}
-		}
-		if changed {
-			c.RawQuery = strings.ReplaceAll(q.Encode(), "%2A%2A%2A", "***")
-		}
-	}
-	return strings.Replace(c.String(), ":%2A%2A%2A@", ":***@", 1)
+	return Redact(u.String())
 }

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/avcat/avcat/pkg/mediaurl"
 )
 
 // SchemaVersion is the value of "schema_version" in the JSON report. It is
@@ -192,8 +194,8 @@ func (r *Report) IsRTMP() bool {
 // fields dropped for RTMP, non-finite floats zeroed.
 func sanitize(r *Report) *Report {
 	c := *r
-	c.URL = RedactURL(r.URL)
-	c.SDP = RedactText(r.SDP)
+	c.URL = mediaurl.Redact(r.URL)
+	c.SDP = mediaurl.RedactText(r.SDP)
 	if r.Play != nil {
 		p := *r.Play
 		p.DurationSeconds = finite(p.DurationSeconds)
@@ -205,7 +207,7 @@ func sanitize(r *Report) *Report {
 	c.Streams = make([]Stream, len(r.Streams))
 	rtmp := r.IsRTMP()
 	for i, s := range r.Streams {
-		s.Control = RedactText(s.Control)
+		s.Control = mediaurl.RedactText(s.Control)
 		if rtmp {
 			// RTMP has no RTP; its codec parameters come from sequence
 			// headers, which are in-band.
@@ -252,7 +254,7 @@ func sanitizeValue(v any) any {
 	case float32:
 		return sanitizeValue(float64(x))
 	case string:
-		return RedactText(x)
+		return mediaurl.RedactText(x)
 	case map[string]any:
 		return sanitizeMap(x)
 	case []any:

@@ -59,6 +59,8 @@ type Source struct {
 	desc        *description.Session
 	options     *base.Response
 	describe    *base.Response
+	rawSDP      []byte
+	rawMu       sync.Mutex
 	decode      bool
 	sniff       *sniffConn
 	sniffMu     sync.Mutex
@@ -134,6 +136,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 		},
 		OnRequest: func(r *base.Request) { s.traceRequest(r) },
 		OnResponse: func(r *base.Response) {
+			s.noteSDP(r)
 			s.noteTransport(r)
 			s.traceResponse(r)
 		},
@@ -167,9 +170,12 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	}
 	s.options = res
 
-	desc, res, err := s.client.Describe(bu)
+	desc, res, err := s.describe503(ctx, bu)
 	if err != nil {
 		s.client.Close()
+		if len(s.RawSDP()) > 0 && ctx.Err() == nil {
+			return nil, fault.New(fault.Unsupported, "cannot use the SDP of %s: %v", mediaurl.RedactURL(s.URL), err)
+		}
 		return nil, s.ctxErr(ctx, err)
 	}
 	s.describe = res
@@ -179,6 +185,29 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 		return nil, fault.New(fault.Unsupported, "the SDP of %s has no media", mediaurl.RedactURL(s.URL))
 	}
 	return desc, nil
+}
+
+// describe503 sends DESCRIBE, retrying briefly while the server answers
+// 503: servers such as GstRtspServer say so while a shared media is still
+// being torn down after the previous client.
+func (s *Source) describe503(ctx context.Context, u *base.URL) (*description.Session, *base.Response, error) {
+	deadline := time.Now().Add(s.Timeout)
+	backoff := 50 * time.Millisecond
+	for {
+		desc, res, err := s.client.Describe(u)
+		var bad liberrors.ErrClientBadStatusCode
+		if err == nil || !errors.As(err, &bad) || bad.Code != base.StatusServiceUnavailable ||
+			time.Now().Add(backoff).After(deadline) {
+			return desc, res, err
+		}
+		s.Logger.Debugf("DESCRIBE: 503 Service Unavailable, retrying in %s", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		backoff = min(2*backoff, time.Second)
+	}
 }
 
 func (s *Source) ctxErr(ctx context.Context, err error) error {
@@ -267,6 +296,28 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 		return nil
 	}
 	return s.fail(err)
+}
+
+// noteSDP keeps the body of a successful DESCRIBE, so the SDP can be shown
+// even when gortsplib refuses to parse it.
+func (s *Source) noteSDP(r *base.Response) {
+	if r.StatusCode != base.StatusOK || len(r.Body) == 0 {
+		return
+	}
+	if ct, ok := r.Header["Content-Type"]; !ok || len(ct) == 0 || !strings.Contains(strings.ToLower(ct[0]), "sdp") {
+		return
+	}
+	s.rawMu.Lock()
+	s.rawSDP = append([]byte(nil), r.Body...)
+	s.rawMu.Unlock()
+}
+
+// RawSDP is the SDP text the server sent in DESCRIBE, even when it could
+// not be used.
+func (s *Source) RawSDP() []byte {
+	s.rawMu.Lock()
+	defer s.rawMu.Unlock()
+	return s.rawSDP
 }
 
 // noteTransport records the transport the server accepted in SETUP.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/spf13/cobra"
 
 	"github.com/avcat/avcat/pkg/cmdutil"
@@ -114,6 +115,13 @@ func probeRun(ctx context.Context, opts *Options) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		// A server can send an SDP that the RTSP stack refuses: show what
+		// it sent, with the reasons, then fail.
+		if s, ok := src.(*rtsp.Source); ok && len(s.RawSDP()) > 0 {
+			if werr := writeUnusable(opts, report, s.RawSDP()); werr != nil {
+				return werr
+			}
+		}
 		return err
 	}
 
@@ -134,7 +142,11 @@ func probeRun(ctx context.Context, opts *Options) error {
 	case *rtmp.Source:
 		report.Metadata = s.Metadata()
 	}
-	report.Streams = probe.StreamsFromSession(desc)
+	report.Title = desc.Title
+	report.Streams = streamsOf(desc, rawSDP)
+	if report.Metadata != nil {
+		probe.ApplyMetadata(report.Streams, report.Metadata)
+	}
 
 	if opts.SDPOnly {
 		_ = src.Close()
@@ -151,13 +163,48 @@ func probeRun(ctx context.Context, opts *Options) error {
 			return err
 		}
 		measure(report, sess, opts)
-		if s, ok := src.(*rtmp.Source); ok {
+		if s, ok := src.(*rtmp.Source); ok && report.Metadata == nil {
 			report.Metadata = s.Metadata()
+			probe.ApplyMetadata(report.Streams, report.Metadata)
 		}
 	} else {
 		_ = src.Close()
 	}
 
+	if opts.Output == "json" {
+		return probe.WriteJSON(opts.IO.Out, report)
+	}
+	return probe.WriteText(opts.IO.Out, report, opts.IO.ColorStdout())
+}
+
+// streamsOf lists the tracks. From the raw SDP when there is one, so that
+// what the RTSP stack silently drops is reported; its order and count match
+// the parsed description.
+func streamsOf(desc *description.Session, rawSDP []byte) []probe.Stream {
+	if len(rawSDP) > 0 {
+		if streams, err := probe.StreamsFromSDP(rawSDP); err == nil && len(streams) == countFormats(desc) {
+			return streams
+		}
+	}
+	return probe.StreamsFromSession(desc)
+}
+
+func countFormats(desc *description.Session) int {
+	n := 0
+	for _, m := range desc.Medias {
+		n += len(m.Formats)
+	}
+	return n
+}
+
+// writeUnusable prints the SDP a server sent, and what is wrong with it.
+func writeUnusable(opts *Options, report *probe.Report, raw []byte) error {
+	if opts.SDPOnly {
+		_, err := opts.IO.Out.Write(raw)
+		return err
+	}
+	report.SDP = string(raw)
+	report.Streams, _ = probe.StreamsFromSDP(raw)
 	if opts.Output == "json" {
 		return probe.WriteJSON(opts.IO.Out, report)
 	}

@@ -1,7 +1,9 @@
 package probe_test
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,5 +126,87 @@ func TestProbeErrorPaths(t *testing.T) {
 				t.Fatalf("panic output:\n%s", r.Stderr)
 			}
 		})
+	}
+}
+
+// rawRTSPServer answers every request with the given DESCRIBE body (and a
+// plain 200 to anything else), like a camera with a quirky SDP.
+func rawRTSPServer(t *testing.T, sdp string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					req, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					cseq := ""
+					for {
+						l, err := r.ReadString('\n')
+						if err != nil {
+							return
+						}
+						if strings.HasPrefix(strings.ToLower(l), "cseq:") {
+							cseq = strings.TrimSpace(l[5:])
+						}
+						if l == "\r\n" {
+							break
+						}
+					}
+					res := "RTSP/1.0 200 OK\r\nCSeq: " + cseq + "\r\nServer: QuirkyCam/1.0\r\n"
+					if strings.HasPrefix(req, "DESCRIBE") {
+						res += "Content-Type: application/sdp\r\nContent-Length: " + strconv.Itoa(len(sdp)) + "\r\n\r\n" + sdp
+					} else {
+						res += "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n\r\n"
+					}
+					if _, err := c.Write([]byte(res)); err != nil {
+						return
+					}
+				}
+			}(c)
+		}
+	}()
+	return "rtsp://" + ln.Addr().String() + "/cam"
+}
+
+func TestProbeUnusableSDP(t *testing.T) {
+	// AAC without config= or sizelength: gortsplib refuses the whole SDP.
+	sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\n" +
+		"m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:trackID=0\r\n" +
+		"m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/16000/1\r\na=fmtp:97 streamtype=5;mode=AAC-hbr\r\na=control:trackID=1\r\n"
+	url := rawRTSPServer(t, sdp)
+
+	r := clitest.Run(t, 20*time.Second, "probe", url)
+	if r.Code != 6 || !strings.Contains(r.ErrLine(), "cannot use the SDP") {
+		t.Fatalf("want exit 6 naming the SDP problem:\n%s", r)
+	}
+	if !strings.Contains(r.Stdout, "MPEG4-GENERIC/16000/1") || !strings.Contains(r.Stdout, "warning:") {
+		t.Fatalf("the raw SDP and the per-track warning should still be printed:\n%s", r)
+	}
+
+	r = clitest.Run(t, 20*time.Second, "probe", "--sdp", url)
+	if r.Stdout != sdp || r.Code != 6 {
+		t.Fatalf("--sdp should print the server's SDP as is:\n%s", r)
+	}
+
+	// Same server, usable SDP: exit 0, and the Server header is reported.
+	ok := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\n" +
+		"m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n" +
+		"a=fmtp:96 packetization-mode=1;sprop-parameter-sets=Z0LAHtkAoD2wFqDAwNSgAAADACAAAAZR4sXJ,aMuMsg==\r\na=control:trackID=0\r\n"
+	r = clitest.Run(t, 20*time.Second, "probe", "-o", "json", rawRTSPServer(t, ok))
+	if r.Code != 0 || !strings.Contains(r.Stdout, `"server": "QuirkyCam/1.0"`) || !strings.Contains(r.Stdout, `"width": 640`) {
+		t.Fatalf("usable SDP:\n%s", r)
 	}
 }

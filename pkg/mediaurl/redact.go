@@ -1,4 +1,4 @@
-package probe
+package mediaurl
 
 import (
 	"net/url"
@@ -23,14 +23,14 @@ var secretParams = map[string]bool{
 	"api_key":       true,
 }
 
-// RedactURL replaces the password in raw's userinfo with "***", keeping
+// Redact replaces the password in raw's userinfo with "***", keeping
 // the user name, and the values of query parameters named like secrets
 // (pass, password, pwd, token, secret ...). It works on the text, so the
 // rest of the URL stays byte for byte as given, and it never fails: on
 // input that does not parse as a URL (a password with "@", "/" or "?" in
 // it, no scheme) it redacts everything from the first ":" of the userinfo
 // to the last "@", so a password never leaks even if more is hidden.
-func RedactURL(raw string) string {
+func Redact(raw string) string {
 	return redactQuery(redactUserinfo(raw))
 }
 
@@ -115,7 +115,7 @@ func redactQuery(s string) string {
 	return s[:q+1] + strings.Join(pairs, "&") + frag
 }
 
-// RedactText applies RedactURL to every URL ("scheme://...") found in s,
+// RedactText applies Redact to every URL ("scheme://...") found in s,
 // such as the a=control and Content-Base values of an SDP or the text of an
 // error. Text without URLs is returned unchanged.
 func RedactText(s string) string {
@@ -141,7 +141,7 @@ func RedactText(s string) string {
 			end++
 		}
 		b.WriteString(s[i:start])
-		b.WriteString(RedactURL(s[start:end]))
+		b.WriteString(Redact(s[start:end]))
 		i = end
 	}
 }
