@@ -47,8 +47,15 @@ stdout carries only payload (media, SDP, JSON); everything else goes to stderr.`
 	}
 	cmd.SetVersionTemplate("avcat {{.Version}}\n")
 	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
-	cmd.SetOut(f.IOStreams.ErrOut)
+	// stdout is for payload (and completion scripts); help is for humans.
+	cmd.SetOut(f.IOStreams.Out)
 	cmd.SetErr(f.IOStreams.ErrOut)
+	defaultHelp := cmd.HelpFunc()
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		c.SetOut(f.IOStreams.ErrOut)
+		defer c.SetOut(f.IOStreams.Out)
+		defaultHelp(c, args)
+	})
 
 	pf := cmd.PersistentFlags()
 	pf.BoolVarP(&f.Global.Verbose, "verbose", "v", false, "trace RTSP requests/responses and RTMP commands on stderr")
