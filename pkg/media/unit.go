@@ -19,6 +19,9 @@ type Unit struct {
 	// PTS and DTS are in the format's clock rate.
 	PTS int64
 	DTS int64
+	// NoDTS reports that DTS is unknown and was set to PTS (RTP carries
+	// no decode time); muxers that need it must derive it.
+	NoDTS bool
 	// NTP is the wall time of the unit, when known (RTCP sender reports).
 	NTP time.Time
 	// Received is when the unit reached avcat.

@@ -267,7 +267,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 		}
 		ntp, _ := s.client.PacketNTP(medi, pkt)
 		if st.depkt == nil {
-			emit(&media.Unit{Media: medi, Format: forma, PTS: pts, DTS: pts, NTP: ntp, Received: now, Packets: []*rtp.Packet{pkt}})
+			emit(&media.Unit{Media: medi, Format: forma, PTS: pts, DTS: pts, NoDTS: true, NTP: ntp, Received: now, Packets: []*rtp.Packet{pkt}})
 			return
 		}
 		st.pending = append(st.pending, pkt)
@@ -282,7 +282,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 		pkts := st.pending
 		st.pending = nil
 		emit(&media.Unit{
-			Media: medi, Format: forma, PTS: pts, DTS: pts, NTP: ntp, Received: now,
+			Media: medi, Format: forma, PTS: pts, DTS: pts, NoDTS: true, NTP: ntp, Received: now,
 			Packets: pkts, Payload: au, Key: media.IsRandomAccess(forma, au),
 		})
 	})

@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+
+	"github.com/avcat/avcat/pkg/media"
+)
+
+// Loop plays a source again and again, with timestamps that continue
+// across iterations. Each iteration opens a fresh source from New; its
+// tracks must match the first one's.
+type Loop struct {
+	New func() Source
+	// Count is how many times to play; 0 means forever.
+	Count int
+	// OnLoop, when set, is told each time a new iteration starts.
+	OnLoop func(iteration int)
+
+	first Source
+	desc  *description.Session
+	ran   bool
+}
+
+// Open opens the first iteration.
+func (l *Loop) Open(ctx context.Context) (*description.Session, error) {
+	l.first = l.New()
+	desc, err := l.first.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.desc = desc
+	return desc, nil
+}
+
+// SetDecode is forwarded to sources that depacketize.
+func (l *Loop) SetDecode(on bool) {
+	if d, ok := l.first.(Decoding); ok {
+		d.SetDecode(on)
+	}
+}
+
+func formatList(desc *description.Session) []format.Format {
+	var out []format.Format
+	for _, m := range desc.Medias {
+		out = append(out, m.Formats...)
+	}
+	return out
+}
+
+// Run plays the iterations back to back.
+func (l *Loop) Run(ctx context.Context, emit func(*media.Unit)) error {
+	l.ran = true
+	formats := formatList(l.desc)
+	medias := make(map[format.Format]*description.Media)
+	for _, m := range l.desc.Medias {
+		for _, f := range m.Formats {
+			medias[f] = m
+		}
+	}
+	var offset float64 // seconds added to this iteration's timestamps
+	src, cur := l.first, l.desc
+	for i := 0; l.Count == 0 || i < l.Count; i++ {
+		if i > 0 {
+			src = l.New()
+			desc, err := src.Open(ctx)
+			if err != nil {
+				return err
+			}
+			if len(formatList(desc)) != len(formats) {
+				src.Close()
+				return fmt.Errorf("loop: the input changed its tracks")
+			}
+			if l.OnLoop != nil {
+				l.OnLoop(i)
+			}
+			cur = desc
+		}
+		index := make(map[format.Format]int)
+		for j, f := range formatList(cur) {
+			index[f] = j
+		}
+		lastPTS := make([]int64, len(formats))
+		lastDelta := make([]int64, len(formats))
+		seen := make([]bool, len(formats))
+		var end float64
+		err := src.Run(ctx, func(u *media.Unit) {
+			j, ok := index[u.Format]
+			if !ok {
+				return
+			}
+			f := formats[j]
+			cr := float64(f.ClockRate())
+			shift := int64(offset * cr)
+			out := *u
+			out.Format, out.Media = f, medias[f]
+			out.PTS += shift
+			out.DTS += shift
+			if seen[j] && u.PTS > lastPTS[j] {
+				lastDelta[j] = u.PTS - lastPTS[j]
+			}
+			if !seen[j] || u.PTS > lastPTS[j] {
+				lastPTS[j], seen[j] = u.PTS, true
+			}
+			emit(&out)
+		})
+		src.Close()
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+		// The next iteration starts where the longest track ends: its
+		// last timestamp plus one frame.
+		for j, f := range formats {
+			if !seen[j] {
+				continue
+			}
+			cr := float64(f.ClockRate())
+			if t := float64(lastPTS[j]+lastDelta[j]) / cr; t > end {
+				end = t
+			}
+		}
+		if end <= 0 {
+			return nil // an empty input would loop forever
+		}
+		offset += end
+	}
+	return nil
+}
+
+// Close closes the first source if Run never took it over; otherwise each
+// iteration has closed its own.
+func (l *Loop) Close() error {
+	if !l.ran && l.first != nil {
+		return l.first.Close()
+	}
+	return nil
+}
