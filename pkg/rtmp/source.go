@@ -15,12 +15,8 @@ import (
 
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/amf0"
-	"github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/gortmplib/pkg/message"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/logging"
@@ -37,10 +33,8 @@ type Source struct {
 
 	client   *gortmplib.Client
 	conn     *watchConn
-	reader   *gortmplib.Reader
+	reader   *Reader
 	desc     *description.Session
-	formats  map[*gortmplib.Track]format.Format
-	medias   map[format.Format]*description.Media
 	closeMu  sync.Mutex
 	closed   bool
 	metaMu   sync.Mutex
@@ -98,9 +92,9 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	defer stop()
 
 	s.conn = &watchConn{Conn: s.client, onData: s.onData, logger: s.Logger}
-	s.reader = &gortmplib.Reader{Conn: s.conn}
 	_ = nc.SetReadDeadline(time.Now().Add(s.Timeout))
-	if err := s.reader.Initialize(); err != nil {
+	rd, err := NewReader(s.conn)
+	if err != nil {
 		s.client.Close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -113,19 +107,15 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	}
 	_ = nc.SetReadDeadline(time.Time{})
 
-	desc, formats, skipped := toDescription(s.reader.Tracks())
-	for _, sk := range skipped {
+	for _, sk := range rd.Skipped() {
 		s.Logger.Warnf("skipping RTMP track with unsupported codec %s", sk)
 	}
+	desc := rd.Description()
 	if len(desc.Medias) == 0 {
 		s.client.Close()
 		return nil, fault.New(fault.Unsupported, "no supported tracks in %s", mediaurl.RedactURL(s.URL))
 	}
-	s.desc, s.formats = desc, formats
-	s.medias = make(map[format.Format]*description.Media)
-	for _, m := range desc.Medias {
-		s.medias[m.Formats[0]] = m
-	}
+	s.reader, s.desc = rd, desc
 	return desc, nil
 }
 
@@ -197,47 +187,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
 	defer stop()
 
-	for _, t := range s.reader.Tracks() {
-		f := s.formats[t]
-		if f == nil {
-			continue
-		}
-		m := s.medias[f]
-		cr := f.ClockRate()
-		send := func(pts, dts time.Duration, au [][]byte, key bool) {
-			emit(&media.Unit{
-				Media: m, Format: f, Received: time.Now(),
-				PTS: durToClock(pts, cr), DTS: durToClock(dts, cr),
-				Payload: au, Key: key,
-			})
-		}
-		switch t.Codec.(type) {
-		case *codecs.H264:
-			s.reader.OnDataH264(t, func(pts, dts time.Duration, au [][]byte) {
-				send(pts, dts, au, h264.IsRandomAccess(au))
-			})
-		case *codecs.H265:
-			s.reader.OnDataH265(t, func(pts, dts time.Duration, au [][]byte) {
-				send(pts, dts, au, h265.IsRandomAccess(au))
-			})
-		case *codecs.AV1:
-			s.reader.OnDataAV1(t, func(pts time.Duration, tu [][]byte) { send(pts, pts, tu, false) })
-		case *codecs.VP9:
-			s.reader.OnDataVP9(t, func(pts time.Duration, fr []byte) { send(pts, pts, [][]byte{fr}, false) })
-		case *codecs.MPEG4Audio:
-			s.reader.OnDataMPEG4Audio(t, func(pts time.Duration, au []byte) { send(pts, pts, [][]byte{au}, true) })
-		case *codecs.Opus:
-			s.reader.OnDataOpus(t, func(pts time.Duration, p []byte) { send(pts, pts, [][]byte{p}, true) })
-		case *codecs.MPEG1Audio:
-			s.reader.OnDataMPEG1Audio(t, func(pts time.Duration, fr []byte) { send(pts, pts, [][]byte{fr}, true) })
-		case *codecs.AC3:
-			s.reader.OnDataAC3(t, func(pts time.Duration, fr []byte) { send(pts, pts, [][]byte{fr}, true) })
-		case *codecs.G711:
-			s.reader.OnDataG711(t, func(pts time.Duration, b []byte) { send(pts, pts, [][]byte{b}, true) })
-		case *codecs.LPCM:
-			s.reader.OnDataLPCM(t, func(pts time.Duration, b []byte) { send(pts, pts, [][]byte{b}, true) })
-		}
-	}
+	s.reader.OnUnit(emit)
 
 	nc := s.client.NetConn()
 	hostPort := mediaurl.HostPort(s.URL)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/avcat/avcat/pkg/cmd/probe"
+	"github.com/avcat/avcat/pkg/cmd/serve"
 	"github.com/avcat/avcat/pkg/cmdutil"
 	"github.com/avcat/avcat/pkg/iostreams"
 )
@@ -65,6 +66,7 @@ stdout carries only payload (media, SDP, JSON); everything else goes to stderr.`
 		[]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 
 	cmd.AddCommand(probe.NewCmdProbe(f, nil))
+	cmd.AddCommand(serve.NewCmdServe(f, nil))
 	return cmd
 }
 

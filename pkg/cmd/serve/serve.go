@@ -1,0 +1,398 @@
+// Package serve implements `avcat serve`.
+package serve
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avcat/avcat/pkg/cmdutil"
+	"github.com/avcat/avcat/pkg/container/mp4"
+	"github.com/avcat/avcat/pkg/endpoint"
+	"github.com/avcat/avcat/pkg/engine"
+	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/iostreams"
+	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/server"
+)
+
+//go:embed demo.mp4
+var demoClip []byte
+
+// DemoPath is the path of the embedded clip.
+const DemoPath = "demo"
+
+// Options are the inputs of one serve run.
+type Options struct {
+	IO        *iostreams.IOStreams
+	Logger    func() *logging.Logger
+	Endpoints func() *endpoint.Resolver
+	Timeout   time.Duration
+
+	RTSPAddr      string
+	RTMPAddr      string
+	NoRTMP        bool
+	RTPPort       int
+	NoUDP         bool
+	Multicast     string
+	TLSCert       string
+	TLSKey        string
+	Files         []string
+	NoLoop        bool
+	User          string
+	PublishUser   string
+	ReadUser      string
+	AllowFrom     []string
+	Override      bool
+	StatsJSON     string
+	StatsInterval time.Duration
+}
+
+// NewCmdServe builds the serve command. runF replaces the run in tests.
+func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints}
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Run an RTSP + RTMP server with one table of paths",
+		Long: `Run an ad-hoc streaming server: RTSP (TCP, UDP and, with --multicast-range,
+multicast) and RTMP share one table of paths.
+
+Publish with RTSP ANNOUNCE/RECORD (ffmpeg -f rtsp, GStreamer rtspclientsink, avcat push)
+or RTMP publish (ffmpeg -f flv, OBS, avcat rtmp-push). Read with RTSP PLAY (ffplay, VLC,
+GStreamer rtspsrc, avcat probe/pull) or RTMP play, whatever protocol the publisher used.
+
+--file PATH=FILE serves a file on demand (MP4, MPEG-TS, FLV or raw H.264/H.265), looping
+unless --no-loop; each reader gets its own real-time playback, and PAUSE and PLAY with
+Range: npt= seek in it. With no --file, the embedded demo clip is served at /demo.
+
+Auth: --user NAME:PASS protects everything; --publish-user and --read-user split the two
+actions. RTSP uses Basic or Digest; RTMP takes ?user=NAME&pass=PASS on the stream URL.`,
+		Example: `  avcat serve
+  avcat serve --file cam1=recording.mp4 --file lobby=lobby.ts
+  avcat serve --publish-user pub:secret --read-user viewer:pass
+  avcat serve --rtsp :8555 --no-rtmp --stats-json stats.ndjson`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Timeout = f.Global.Timeout
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return serveRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.RTSPAddr, "rtsp", ":8554", "RTSP listen address")
+	fl.StringVar(&opts.RTMPAddr, "rtmp", ":1935", "RTMP listen address")
+	fl.BoolVar(&opts.NoRTMP, "no-rtmp", false, "do not listen for RTMP")
+	fl.IntVar(&opts.RTPPort, "rtp-port", 8000, "UDP port for RTP (RTCP uses the next one)")
+	fl.BoolVar(&opts.NoUDP, "no-udp", false, "offer only TCP-interleaved RTP")
+	fl.StringVar(&opts.Multicast, "multicast-range", "", "enable multicast readers with addresses from this range, e.g. 224.1.0.0/16")
+	fl.StringVar(&opts.TLSCert, "tls-cert", "", "certificate (PEM) for RTSPS and RTMPS")
+	fl.StringVar(&opts.TLSKey, "tls-key", "", "private key (PEM) for RTSPS and RTMPS")
+	fl.StringArrayVar(&opts.Files, "file", nil, "serve FILE at PATH on demand (PATH=FILE, repeatable)")
+	fl.BoolVar(&opts.NoLoop, "no-loop", false, "play --file entries once instead of looping")
+	fl.StringVar(&opts.User, "user", "", "require NAME:PASS for publishing and reading")
+	fl.StringVar(&opts.PublishUser, "publish-user", "", "require NAME:PASS for publishing")
+	fl.StringVar(&opts.ReadUser, "read-user", "", "require NAME:PASS for reading")
+	fl.StringArrayVar(&opts.AllowFrom, "allow-from", nil, "accept clients only from this CIDR (repeatable)")
+	fl.BoolVar(&opts.Override, "override", false, "let a new publisher replace the one on a busy path")
+	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON events and periodic stats to FILE (- for stdout)")
+	fl.DurationVar(&opts.StatsInterval, "stats-interval", 5*time.Second, "period of the stats events in --stats-json")
+	return cmd
+}
+
+func parseCreds(flag, v string) (*server.Credentials, error) {
+	if v == "" {
+		return nil, nil
+	}
+	user, pass, ok := strings.Cut(v, ":")
+	if !ok || user == "" {
+		return nil, cmdutil.FlagErrorf("--%s wants NAME:PASS", flag)
+	}
+	return &server.Credentials{User: user, Pass: pass}, nil
+}
+
+// config turns the options into a server configuration.
+func (opts *Options) config(resolver *endpoint.Resolver) (*server.Config, error) {
+	cfg := &server.Config{
+		RTSPAddress: opts.RTSPAddr, ReadTimeout: opts.Timeout, Override: opts.Override,
+		Files: make(map[string]server.File),
+	}
+	if !opts.NoRTMP {
+		cfg.RTMPAddress = opts.RTMPAddr
+	}
+	if !opts.NoUDP {
+		if opts.RTPPort <= 0 || opts.RTPPort%2 != 0 || opts.RTPPort > 65534 {
+			return nil, cmdutil.FlagErrorf("--rtp-port must be an even port (RTCP uses the next one)")
+		}
+		cfg.UDPRTPAddress = ":" + strconv.Itoa(opts.RTPPort)
+		cfg.UDPRTCPAddress = ":" + strconv.Itoa(opts.RTPPort+1)
+	}
+	if opts.Multicast != "" {
+		if _, n, err := net.ParseCIDR(opts.Multicast); err != nil || !n.IP.IsMulticast() {
+			return nil, cmdutil.FlagErrorf("--multicast-range %q is not a multicast CIDR", opts.Multicast)
+		}
+		cfg.MulticastIPRange = opts.Multicast
+		cfg.MulticastRTPPort = opts.RTPPort + 2
+		cfg.MulticastRTCPPort = opts.RTPPort + 3
+	}
+	if (opts.TLSCert == "") != (opts.TLSKey == "") {
+		return nil, cmdutil.FlagErrorf("--tls-cert and --tls-key go together")
+	}
+	if opts.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(opts.TLSCert, opts.TLSKey)
+		if err != nil {
+			return nil, fault.New(fault.Usage, "TLS certificate: %v", err)
+		}
+		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	all, err := parseCreds("user", opts.User)
+	if err != nil {
+		return nil, err
+	}
+	cfg.PublishCreds, cfg.ReadCreds = all, all
+	if c, err := parseCreds("publish-user", opts.PublishUser); err != nil {
+		return nil, err
+	} else if c != nil {
+		cfg.PublishCreds = c
+	}
+	if c, err := parseCreds("read-user", opts.ReadUser); err != nil {
+		return nil, err
+	} else if c != nil {
+		cfg.ReadCreds = c
+	}
+	for _, a := range opts.AllowFrom {
+		_, n, err := net.ParseCIDR(a)
+		if err != nil {
+			ip := net.ParseIP(a)
+			if ip == nil {
+				return nil, cmdutil.FlagErrorf("--allow-from %q is not a CIDR or an address", a)
+			}
+			bits := 32
+			if ip.To4() == nil {
+				bits = 128
+			}
+			n = &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}
+		}
+		cfg.AllowFrom = append(cfg.AllowFrom, n)
+	}
+	for _, spec := range opts.Files {
+		name, file, ok := strings.Cut(spec, "=")
+		name = strings.Trim(name, "/")
+		if !ok || name == "" || file == "" {
+			return nil, cmdutil.FlagErrorf("--file wants PATH=FILE, got %q", spec)
+		}
+		if _, dup := cfg.Files[name]; dup {
+			return nil, cmdutil.FlagErrorf("--file: path %q given twice", name)
+		}
+		open, err := resolver.FileSource(file, endpoint.FileOptions{})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Files[name] = server.File{Name: file, Open: open, Loop: !opts.NoLoop}
+	}
+	if len(opts.Files) == 0 {
+		cfg.Files[DemoPath] = server.File{
+			Name: "embedded demo clip",
+			Open: func() engine.Source { return &mp4.Source{Path: "demo.mp4", Reader: bytes.NewReader(demoClip)} },
+			Loop: !opts.NoLoop,
+		}
+	}
+	return cfg, nil
+}
+
+func serveRun(ctx context.Context, opts *Options) error {
+	log := opts.Logger()
+	cfg, err := opts.config(opts.Endpoints())
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+
+	events, closeEvents, err := opts.openStats()
+	if err != nil {
+		return err
+	}
+	defer closeEvents()
+	if events != nil {
+		cfg.OnEvent = func(ev server.Event) { events.write(ev) }
+	}
+
+	srv := &server.Server{Config: *cfg}
+	if err := srv.Start(); err != nil {
+		if strings.Contains(err.Error(), "address already in use") {
+			return fault.Wrap(fault.Network, err)
+		}
+		return err
+	}
+	printBanner(opts, srv, cfg)
+
+	usr1 := make(chan os.Signal, 1)
+	if len(dumpSignals) > 0 {
+		signal.Notify(usr1, dumpSignals...)
+		defer signal.Stop(usr1)
+	}
+
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastStats := time.Now()
+	status := newStatusLine(opts.IO)
+	for {
+		select {
+		case <-ctx.Done():
+			status.clear()
+			srv.Close()
+			fmt.Fprintln(opts.IO.ErrOut, "avcat serve: stopped")
+			return nil
+		case <-usr1:
+			status.clear()
+			dumpTable(opts.IO.ErrOut, srv.Stats())
+		case <-tick.C:
+			stats := srv.Stats()
+			status.update(stats)
+			if events != nil && time.Since(lastStats) >= opts.StatsInterval {
+				lastStats = time.Now()
+				events.write(map[string]any{"event": "stats", "time": time.Now().UTC().Format(time.RFC3339), "paths": stats})
+			}
+		}
+	}
+}
+
+func printBanner(opts *Options, srv *server.Server, cfg *server.Config) {
+	w := opts.IO.ErrOut
+	bold := opts.IO.Paint(1)
+	host := "127.0.0.1"
+	rtspPort := portOf(srv.RTSPAddr())
+	scheme, rtmpScheme := "rtsp", "rtmp"
+	if cfg.TLSConfig != nil {
+		scheme, rtmpScheme = "rtsps", "rtmps"
+	}
+	fmt.Fprintf(w, "%s RTSP listening on %s", bold.Sprint("avcat serve:"), srv.RTSPAddr())
+	if cfg.UDPRTPAddress != "" {
+		fmt.Fprintf(w, " (UDP %d/%d)", opts.RTPPort, opts.RTPPort+1)
+	}
+	fmt.Fprintln(w)
+	if a := srv.RTMPAddr(); a != nil {
+		fmt.Fprintf(w, "%s RTMP listening on %s\n", bold.Sprint("avcat serve:"), a)
+	}
+	names := make([]string, 0, len(cfg.Files))
+	for n := range cfg.Files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %s  %s://%s:%s/%s", cfg.Files[n].Name, scheme, host, rtspPort, n)
+		if a := srv.RTMPAddr(); a != nil {
+			fmt.Fprintf(w, "  %s://%s:%s/%s", rtmpScheme, host, portOf(a), n)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(names) > 0 {
+		first := fmt.Sprintf("%s://%s:%s/%s", scheme, host, rtspPort, names[0])
+		fmt.Fprintf(w, "Try:\n  ffplay %s\n  avcat probe %s\n", first, first)
+	}
+	fmt.Fprintf(w, "  ffmpeg -re -i input.mp4 -c copy -f rtsp %s://%s:%s/mystream\n", scheme, host, rtspPort)
+	if a := srv.RTMPAddr(); a != nil {
+		fmt.Fprintf(w, "  ffmpeg -re -i input.mp4 -c copy -f flv %s://%s:%s/live/mystream\n", rtmpScheme, host, portOf(a))
+	}
+}
+
+func portOf(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	_, p, _ := net.SplitHostPort(a.String())
+	return p
+}
+
+func dumpTable(w io.Writer, stats []server.PathStats) {
+	fmt.Fprintf(w, "%-20s %-5s %-9s %-20s %7s %12s %8s\n", "PATH", "KIND", "PROTOCOL", "TRACKS", "READERS", "BYTES IN", "DROPPED")
+	for _, p := range stats {
+		fmt.Fprintf(w, "%-20s %-5s %-9s %-20s %7d %12d %8d\n", p.Path, p.Kind, p.Protocol, p.Tracks, p.Readers, p.BytesIn, p.Dropped)
+	}
+}
+
+// statsWriter writes NDJSON lines, safely from several goroutines.
+type statsWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *statsWriter) write(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, _ = s.w.Write(append(b, '\n'))
+}
+
+func (opts *Options) openStats() (*statsWriter, func(), error) {
+	switch opts.StatsJSON {
+	case "":
+		return nil, func() {}, nil
+	case "-":
+		return &statsWriter{w: opts.IO.Out}, func() {}, nil
+	}
+	f, err := os.Create(opts.StatsJSON)
+	if err != nil {
+		return nil, nil, fault.New(fault.Runtime, "--stats-json: %v", err)
+	}
+	return &statsWriter{w: f}, func() { f.Close() }, nil
+}
+
+// statusLine is the live one-line status on a terminal.
+type statusLine struct {
+	io      *iostreams.IOStreams
+	on      bool
+	shown   bool
+	lastIn  uint64
+	started time.Time
+}
+
+func newStatusLine(ios *iostreams.IOStreams) *statusLine {
+	return &statusLine{io: ios, on: ios.IsStderrTTY(), started: time.Now()}
+}
+
+func (s *statusLine) update(stats []server.PathStats) {
+	var in, dropped uint64
+	live, readers := 0, 0
+	for _, p := range stats {
+		in += p.BytesIn
+		dropped += p.Dropped
+		readers += p.Readers
+		if p.Kind == "live" {
+			live++
+		}
+	}
+	rate := float64(in-s.lastIn) * 8
+	s.lastIn = in
+	if !s.on {
+		return
+	}
+	fmt.Fprintf(s.io.ErrOut, "\r\x1b[K%s  paths %d  publishers %d  readers %d  in %.0f kbit/s  dropped %d",
+		time.Since(s.started).Truncate(time.Second), len(stats), live, readers, rate/1000, dropped)
+	s.shown = true
+}
+
+func (s *statusLine) clear() {
+	if s.shown {
+		fmt.Fprint(s.io.ErrOut, "\r\x1b[K")
+		s.shown = false
+	}
+}

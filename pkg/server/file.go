@@ -1,0 +1,242 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/sdp"
+
+	"github.com/avcat/avcat/pkg/engine"
+	"github.com/avcat/avcat/pkg/media"
+)
+
+// fileTemplate describes a file path; its stream only answers DESCRIBE.
+type fileTemplate struct {
+	file    File
+	stream  *stream
+	readers atomic.Int64
+}
+
+func newFileTemplate(srv *gortsplib.Server, f File) (*fileTemplate, error) {
+	src := f.Open()
+	desc, err := src.Open(context.Background())
+	src.Close()
+	if err != nil {
+		return nil, err
+	}
+	st, err := newStream(srv, desc)
+	if err != nil {
+		return nil, err
+	}
+	return &fileTemplate{file: f, stream: st}, nil
+}
+
+func (t *fileTemplate) close() { t.stream.close() }
+
+// player plays a file for one reader: it maps each iteration's formats onto
+// the reader's stream, skips to a start position, and paces in real time.
+// Timestamps continue across loops (engine.Loop), so RTP timestamps and
+// sequence numbers of the reader's stream never jump back.
+type player struct {
+	file    File
+	formats []format.Format
+	medias  []*description.Media
+	write   func(*media.Unit)
+
+	mu       sync.Mutex
+	cancel   context.CancelFunc
+	done     chan struct{}
+	position time.Duration // media time of the last unit sent
+}
+
+func newPlayer(f File, desc *description.Session, write func(*media.Unit)) *player {
+	p := &player{file: f, write: write}
+	for _, m := range desc.Medias {
+		for _, fo := range m.Formats {
+			p.formats = append(p.formats, fo)
+			p.medias = append(p.medias, m)
+		}
+	}
+	return p
+}
+
+// play starts (or restarts) playback at start, or where it paused.
+func (p *player) play(start time.Duration, hasStart bool) {
+	p.stop()
+	p.mu.Lock()
+	if !hasStart {
+		start = p.position
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan struct{})
+	done := p.done
+	p.mu.Unlock()
+	go func() {
+		defer close(done)
+		p.run(ctx, start)
+	}()
+}
+
+func (p *player) run(ctx context.Context, start time.Duration) {
+	count := 1
+	if p.file.Loop {
+		count = 0
+	}
+	loop := &engine.Loop{New: p.file.Open, Count: count}
+	desc, err := loop.Open(ctx)
+	if err != nil {
+		return
+	}
+	defer loop.Close()
+	var index = make(map[format.Format]int)
+	i := 0
+	for _, m := range desc.Medias {
+		for _, f := range m.Formats {
+			index[f] = i
+			i++
+		}
+	}
+	pacer := &engine.Pacer{}
+	started := start <= 0
+	_ = loop.Run(ctx, func(u *media.Unit) {
+		j, ok := index[u.Format]
+		if !ok || j >= len(p.formats) {
+			return
+		}
+		t := time.Duration(u.PTS) * time.Second / time.Duration(u.Format.ClockRate())
+		if !started {
+			// Seek: start at the first video keyframe at or after start.
+			if t < start || (media.IsVideo(u.Format) && !u.Key) {
+				return
+			}
+			started = true
+		}
+		if !pacer.Wait(ctx, u) {
+			return
+		}
+		out := *u
+		out.Format, out.Media = p.formats[j], p.medias[j]
+		p.write(&out)
+		p.mu.Lock()
+		p.position = t
+		p.mu.Unlock()
+	})
+}
+
+func (p *player) pause() { p.stop() }
+
+// finished is closed when the current playback ends by itself (a file
+// played without loop).
+func (p *player) finished() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return p.done
+}
+
+func (p *player) stop() {
+	p.mu.Lock()
+	cancel, done := p.cancel, p.done
+	p.cancel, p.done = nil, nil
+	p.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// fileSession is one RTSP reader of a file path, with its own stream.
+type fileSession struct {
+	t      *fileTemplate
+	stream *stream
+	player *player
+}
+
+func newFileSession(s *Server, t *fileTemplate) (*fileSession, error) {
+	// The reader's stream has its own description, equal to the template's.
+	desc, err := cloneDescription(t.stream.desc)
+	if err != nil {
+		return nil, err
+	}
+	st, err := newStream(s.rtsp, desc)
+	if err != nil {
+		return nil, err
+	}
+	fs := &fileSession{t: t, stream: st}
+	fs.player = newPlayer(t.file, desc, st.writeUnit)
+	t.readers.Add(1)
+	return fs, nil
+}
+
+func (fs *fileSession) play(start time.Duration, hasStart bool) { fs.player.play(start, hasStart) }
+
+func (fs *fileSession) pause() { fs.player.pause() }
+
+func (fs *fileSession) close() {
+	fs.player.stop()
+	fs.stream.close()
+	fs.t.readers.Add(-1)
+}
+
+// cloneDescription copies a description through its SDP, so that each
+// reader gets formats of its own.
+func cloneDescription(d *description.Session) (*description.Session, error) {
+	b, err := d.Marshal(false)
+	if err != nil {
+		return nil, err
+	}
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(b); err != nil {
+		return nil, err
+	}
+	var out description.Session
+	if err := out.Unmarshal(&sd); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// parseNPTStart reads the start of "Range: npt=START-[END]".
+func parseNPTStart(v base.HeaderValue) (time.Duration, bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	r := strings.TrimSpace(v[0])
+	if !strings.HasPrefix(r, "npt=") {
+		return 0, false
+	}
+	startStr, _, _ := strings.Cut(strings.TrimPrefix(r, "npt="), "-")
+	startStr = strings.TrimSpace(startStr)
+	if startStr == "" || startStr == "now" {
+		return 0, false
+	}
+	if strings.Contains(startStr, ":") { // hh:mm:ss[.frac]
+		parts := strings.Split(startStr, ":")
+		var secs float64
+		for _, p := range parts {
+			f, err := strconv.ParseFloat(p, 64)
+			if err != nil || f < 0 {
+				return 0, false
+			}
+			secs = secs*60 + f
+		}
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	f, err := strconv.ParseFloat(startStr, 64)
+	if err != nil || f < 0 || f > 1e7 {
+		return 0, false
+	}
+	return time.Duration(f * float64(time.Second)), true
+}

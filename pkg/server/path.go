@@ -1,0 +1,149 @@
+package server
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
+
+	"github.com/avcat/avcat/pkg/media"
+)
+
+// readerQueueSize bounds each RTMP reader's queue, in units.
+const readerQueueSize = 512
+
+// stream is what a publisher feeds: it fans units out to RTSP readers
+// (through gortsplib's ServerStream, which keeps a bounded queue per
+// reader) and to RTMP readers (each with its own bounded queue). RTP from
+// an RTSP publisher is forwarded untouched; conversions happen only for
+// the side that needs them.
+type stream struct {
+	desc *description.Session
+	rtsp *gortsplib.ServerStream
+
+	// packetizers serve units without RTP (RTMP or file publishers).
+	packetizers map[format.Format]*media.Packetizer
+
+	mu      sync.RWMutex
+	readers map[*unitReader]struct{}
+
+	bytesIn  atomic.Uint64
+	unitsIn  atomic.Uint64
+	dropped  atomic.Uint64
+	lastUnit atomic.Int64
+}
+
+func newStream(srv *gortsplib.Server, desc *description.Session) (*stream, error) {
+	st := &stream{desc: desc, readers: make(map[*unitReader]struct{})}
+	st.rtsp = &gortsplib.ServerStream{Server: srv, Desc: desc}
+	if err := st.rtsp.Initialize(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// writePacket forwards one RTP packet from an RTSP publisher: the hot path.
+func (st *stream) writePacket(medi *description.Media, forma format.Format, pkt *rtp.Packet, ntp time.Time, pts int64) {
+	st.bytesIn.Add(uint64(pkt.MarshalSize()))
+	st.unitsIn.Add(1)
+	_ = st.rtsp.WritePacketRTPWithNTP(medi, pkt, ntp)
+	st.mu.RLock()
+	if len(st.readers) > 0 {
+		u := &media.Unit{
+			Media: medi, Format: forma, PTS: pts, DTS: pts, NoDTS: true, NTP: ntp,
+			Received: time.Now(), Packets: []*rtp.Packet{pkt},
+		}
+		for r := range st.readers {
+			r.push(u)
+		}
+	}
+	st.mu.RUnlock()
+}
+
+// writeUnit publishes an access unit (from RTMP or a file).
+func (st *stream) writeUnit(u *media.Unit) {
+	st.bytesIn.Add(uint64(u.Size()))
+	st.unitsIn.Add(1)
+	if p := st.packetizer(u.Format); p != nil {
+		if pkts, err := p.Packetize(u); err == nil {
+			ntp := u.NTP
+			if ntp.IsZero() {
+				ntp = time.Now()
+			}
+			for _, pkt := range pkts {
+				_ = st.rtsp.WritePacketRTPWithNTP(u.Media, pkt, ntp)
+			}
+		}
+	}
+	st.mu.RLock()
+	for r := range st.readers {
+		r.push(u)
+	}
+	st.mu.RUnlock()
+}
+
+func (st *stream) packetizer(f format.Format) *media.Packetizer {
+	// Only the publisher's goroutine calls writeUnit; no lock needed.
+	if st.packetizers == nil {
+		st.packetizers = make(map[format.Format]*media.Packetizer)
+	}
+	p, ok := st.packetizers[f]
+	if !ok {
+		p, _ = media.NewPacketizer(f)
+		st.packetizers[f] = p
+	}
+	return p
+}
+
+func (st *stream) addReader(r *unitReader) {
+	st.mu.Lock()
+	st.readers[r] = struct{}{}
+	st.mu.Unlock()
+}
+
+func (st *stream) removeReader(r *unitReader) {
+	st.mu.Lock()
+	delete(st.readers, r)
+	st.mu.Unlock()
+}
+
+// close ends the stream: RTSP readers are disconnected, unit readers see
+// their queue closed.
+func (st *stream) close() {
+	st.rtsp.Close()
+	st.mu.Lock()
+	for r := range st.readers {
+		r.end()
+	}
+	st.readers = map[*unitReader]struct{}{}
+	st.mu.Unlock()
+}
+
+// unitReader is a non-RTSP reader (RTMP play) with a bounded queue: when
+// it falls behind, units are dropped and counted, and the publisher never
+// waits for it.
+type unitReader struct {
+	ch      chan *media.Unit
+	once    sync.Once
+	dropped atomic.Uint64
+}
+
+func newUnitReader() *unitReader {
+	return &unitReader{ch: make(chan *media.Unit, readerQueueSize)}
+}
+
+func (r *unitReader) push(u *media.Unit) {
+	select {
+	case r.ch <- u:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+func (r *unitReader) end() {
+	r.once.Do(func() { close(r.ch) })
+}

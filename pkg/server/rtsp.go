@@ -1,0 +1,229 @@
+package server
+
+import (
+	"errors"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/pion/rtp"
+)
+
+// rtspHandler answers RTSP requests for the path table.
+type rtspHandler struct {
+	s *Server
+}
+
+// sessionData is what the server remembers about one RTSP session.
+type sessionData struct {
+	path      string
+	publisher bool
+	reading   bool
+	file      *fileSession
+	remote    string
+}
+
+func dataOf(ss *gortsplib.ServerSession) *sessionData {
+	if d, ok := ss.UserData().(*sessionData); ok {
+		return d
+	}
+	d := &sessionData{}
+	ss.SetUserData(d)
+	return d
+}
+
+func unauthorized() (*base.Response, error) {
+	return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
+}
+
+func (h *rtspHandler) check(c *gortsplib.ServerConn, req *base.Request, creds *Credentials) bool {
+	return creds == nil || c.VerifyCredentials(req, creds.User, creds.Pass)
+}
+
+func status(code base.StatusCode, msg string) *base.Response {
+	return &base.Response{StatusCode: code, StatusMessage: msg}
+}
+
+// OnConnOpen logs at debug level.
+func (h *rtspHandler) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
+	h.s.Logger.Debugf("rtsp: conn from %s", ctx.Conn.NetConn().RemoteAddr())
+}
+
+// OnConnClose logs at debug level.
+func (h *rtspHandler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	h.s.Logger.Debugf("rtsp: conn from %s closed: %v", ctx.Conn.NetConn().RemoteAddr(), ctx.Error)
+}
+
+// OnSessionClose releases what the session held.
+func (h *rtspHandler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	d := dataOf(ctx.Session)
+	switch {
+	case d.publisher:
+		h.s.unpublish(d.path, ctx.Session, "publisher left")
+	case d.file != nil:
+		d.file.close()
+	}
+	if d.reading {
+		h.s.readerLeft(d.path, "rtsp", d.remote)
+	}
+}
+
+// OnDescribe serves the SDP of a live path or a file.
+func (h *rtspHandler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if !h.check(ctx.Conn, ctx.Request, h.s.ReadCreds) {
+		res, err := unauthorized()
+		return res, nil, err
+	}
+	name := normPath(ctx.Path)
+	if t, ok := h.s.templates[name]; ok {
+		return &base.Response{StatusCode: base.StatusOK}, t.stream.rtsp, nil
+	}
+	st, err := h.s.liveStream(name)
+	if err != nil {
+		return status(base.StatusNotFound, ""), nil, nil
+	}
+	return &base.Response{StatusCode: base.StatusOK}, st.rtsp, nil
+}
+
+// OnAnnounce reserves the path for a publisher.
+func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
+	if !h.check(ctx.Conn, ctx.Request, h.s.PublishCreds) {
+		return unauthorized()
+	}
+	name := normPath(ctx.Path)
+	if name == "" {
+		return status(base.StatusBadRequest, "Bad Request (empty path)"), nil
+	}
+	err := h.s.publish(name, ctx.Session, "rtsp")
+	switch {
+	case errors.Is(err, errPathBusy):
+		return status(base.StatusForbidden, "Forbidden (path busy: someone is publishing)"), nil
+	case errors.Is(err, errFilePath):
+		return status(base.StatusForbidden, "Forbidden (path serves a file)"), nil
+	case err != nil:
+		return status(base.StatusInternalServerError, ""), nil
+	}
+	d := dataOf(ctx.Session)
+	d.path, d.publisher = name, true
+	d.remote = ctx.Conn.NetConn().RemoteAddr().String()
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnSetup handles SETUP for publishers (no stream) and readers.
+func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	d := dataOf(ctx.Session)
+	if d.publisher {
+		return &base.Response{StatusCode: base.StatusOK}, nil, nil
+	}
+	if !h.check(ctx.Conn, ctx.Request, h.s.ReadCreds) {
+		res, err := unauthorized()
+		return res, nil, err
+	}
+	name := normPath(ctx.Path)
+	if t, ok := h.s.templates[name]; ok {
+		if d.file == nil {
+			fs, err := newFileSession(h.s, t)
+			if err != nil {
+				h.s.Logger.Warnf("%s: %v", name, err)
+				return status(base.StatusInternalServerError, ""), nil, nil
+			}
+			d.file, d.path = fs, name
+		}
+		return &base.Response{StatusCode: base.StatusOK}, d.file.stream.rtsp, nil
+	}
+	st, err := h.s.liveStream(name)
+	if err != nil {
+		return status(base.StatusNotFound, ""), nil, nil
+	}
+	d.path = name
+	return &base.Response{StatusCode: base.StatusOK}, st.rtsp, nil
+}
+
+// OnPlay starts a reader; files start playing (at Range, if given).
+func (h *rtspHandler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	d := dataOf(ctx.Session)
+	if !d.reading {
+		d.reading = true
+		d.remote = ctx.Conn.NetConn().RemoteAddr().String()
+		h.s.readerJoined(d.path, "rtsp", d.remote)
+	}
+	if d.file != nil {
+		start, hasRange := parseNPTStart(ctx.Request.Header["Range"])
+		d.file.play(start, hasRange)
+	}
+	// Live paths have no timeline: a Range is answered by playing live.
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnPause pauses file playback; live paths just stop sending.
+func (h *rtspHandler) OnPause(ctx *gortsplib.ServerHandlerOnPauseCtx) (*base.Response, error) {
+	if d := dataOf(ctx.Session); d.file != nil {
+		d.file.pause()
+	}
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnRecord starts the publisher's stream and forwards its packets.
+func (h *rtspHandler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
+	d := dataOf(ctx.Session)
+	desc := ctx.Session.AnnouncedDescription()
+	st, err := newStream(h.s.rtsp, desc)
+	if err != nil {
+		return status(base.StatusInternalServerError, ""), nil
+	}
+	if err := h.s.startStream(d.path, ctx.Session, st); err != nil {
+		st.close()
+		return status(base.StatusForbidden, "Forbidden (publisher replaced)"), nil
+	}
+	ss := ctx.Session
+	ss.OnPacketRTPAny(func(medi *description.Media, forma format.Format, pkt *rtp.Packet) {
+		pts, ok := ss.PacketPTS2(medi, pkt)
+		if !ok {
+			return
+		}
+		ntp, ok := ss.PacketNTP(medi, pkt)
+		if !ok {
+			ntp = time.Now()
+		}
+		st.writePacket(medi, forma, pkt, ntp, pts)
+	})
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnGetParameter answers keepalives.
+func (h *rtspHandler) OnGetParameter(*gortsplib.ServerHandlerOnGetParameterCtx) (*base.Response, error) {
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnSetParameter answers keepalives.
+func (h *rtspHandler) OnSetParameter(*gortsplib.ServerHandlerOnSetParameterCtx) (*base.Response, error) {
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnPacketsLost routes gortsplib's report to the rate-limited logger.
+func (h *rtspHandler) OnPacketsLost(ctx *gortsplib.ServerHandlerOnPacketsLostCtx) {
+	h.s.Logger.Limited("server-rtp-lost", "%d RTP packets lost from a publisher", ctx.Lost)
+}
+
+// OnDecodeError routes gortsplib's report to the rate-limited logger.
+func (h *rtspHandler) OnDecodeError(ctx *gortsplib.ServerHandlerOnDecodeErrorCtx) {
+	h.s.Logger.Limited("server-decode", "%v", ctx.Error)
+}
+
+// OnStreamWriteError routes gortsplib's report to the rate-limited logger:
+// a slow reader whose queue is full loses packets; others are unaffected.
+func (h *rtspHandler) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
+	h.s.Logger.Limited("server-write", "reader falls behind: %v", ctx.Error)
+}
+
+func closePublisher(pub any) {
+	switch p := pub.(type) {
+	case *gortsplib.ServerSession:
+		go p.Close()
+	case *rtmpConn:
+		p.close()
+	}
+}

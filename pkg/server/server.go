@@ -1,0 +1,403 @@
+// Package server is the path table behind `avcat serve`: one RTSP server
+// and one RTMP server sharing paths, with live publishers and files served
+// on demand.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/auth"
+
+	"github.com/avcat/avcat/pkg/engine"
+	"github.com/avcat/avcat/pkg/logging"
+)
+
+// Credentials protect an action; a nil *Credentials means open access.
+type Credentials struct {
+	User string
+	Pass string
+}
+
+// File is a path served from a file, on demand: each reader gets its own
+// playback, paced in real time.
+type File struct {
+	// Name describes the file in logs.
+	Name string
+	// Open returns a fresh demuxing source for the file.
+	Open func() engine.Source
+	// Loop restarts the file at its end.
+	Loop bool
+}
+
+// Config is the server's configuration; zero values get defaults in Start.
+type Config struct {
+	RTSPAddress string // default ":8554"
+	// UDPRTPAddress and UDPRTCPAddress enable RTP over UDP (default :8000, :8001).
+	UDPRTPAddress  string
+	UDPRTCPAddress string
+	// Multicast enables UDP multicast readers (default 224.1.0.0/16, ports 8002/8003).
+	MulticastIPRange  string
+	MulticastRTPPort  int
+	MulticastRTCPPort int
+	// RTMPAddress is the RTMP listener; "" disables RTMP.
+	RTMPAddress string
+	// TLSConfig turns the listeners into RTSPS and RTMPS.
+	TLSConfig *tls.Config
+
+	Files map[string]File
+
+	PublishCreds *Credentials
+	ReadCreds    *Credentials
+	AllowFrom    []*net.IPNet
+	// Override lets a new publisher replace the current one.
+	Override bool
+
+	ReadTimeout    time.Duration
+	WriteQueueSize int
+	Logger         *logging.Logger
+	// OnEvent, when set, receives lifecycle events (publish, reader join...).
+	OnEvent func(Event)
+}
+
+// Event is a lifecycle event, for --stats-json.
+type Event struct {
+	Type     string `json:"event"`
+	Path     string `json:"path"`
+	Protocol string `json:"protocol,omitempty"`
+	Remote   string `json:"remote,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// Server is a running RTSP + RTMP server.
+type Server struct {
+	Config
+
+	rtsp      *gortsplib.Server
+	rtspLn    net.Listener
+	rtmpLn    net.Listener
+	handler   *rtspHandler
+	ctx       context.Context
+	ctxCancel func()
+	wg        sync.WaitGroup
+
+	mu    sync.Mutex
+	paths map[string]*path
+	// templates describe file paths, for DESCRIBE.
+	templates map[string]*fileTemplate
+	started   time.Time
+}
+
+// path is one entry of the table.
+type path struct {
+	name      string
+	stream    *stream
+	publisher any // *gortsplib.ServerSession or *rtmpConn
+	protocol  string
+	since     time.Time
+	readers   int
+}
+
+// Start opens the listeners.
+func (s *Server) Start() error {
+	if s.RTSPAddress == "" {
+		s.RTSPAddress = ":8554"
+	}
+	if s.ReadTimeout <= 0 {
+		s.ReadTimeout = 10 * time.Second
+	}
+	if s.WriteQueueSize <= 0 {
+		s.WriteQueueSize = 512
+	}
+	if s.Logger == nil {
+		s.Logger = &logging.Logger{}
+	}
+	s.ctx, s.ctxCancel = context.WithCancel(context.Background())
+	s.paths = make(map[string]*path)
+	s.templates = make(map[string]*fileTemplate)
+	s.started = time.Now()
+
+	s.handler = &rtspHandler{s: s}
+	s.rtsp = &gortsplib.Server{
+		Handler:           s.handler,
+		RTSPAddress:       s.RTSPAddress,
+		UDPRTPAddress:     s.UDPRTPAddress,
+		UDPRTCPAddress:    s.UDPRTCPAddress,
+		MulticastIPRange:  s.MulticastIPRange,
+		MulticastRTPPort:  s.MulticastRTPPort,
+		MulticastRTCPPort: s.MulticastRTCPPort,
+		TLSConfig:         s.TLSConfig,
+		ReadTimeout:       s.ReadTimeout,
+		WriteTimeout:      s.ReadTimeout,
+		WriteQueueSize:    s.WriteQueueSize,
+		AuthMethods:       []auth.VerifyMethod{auth.VerifyMethodBasic, auth.VerifyMethodDigestMD5, auth.VerifyMethodDigestSHA256},
+		Listen: func(network, address string) (net.Listener, error) {
+			ln, err := net.Listen(network, address)
+			if err != nil {
+				return nil, err
+			}
+			s.rtspLn = ln
+			return &allowListener{Listener: ln, allow: s.allowed}, nil
+		},
+	}
+	if err := s.rtsp.Start(); err != nil {
+		return fmt.Errorf("RTSP listener on %s: %w", s.RTSPAddress, err)
+	}
+
+	for name, f := range s.Files {
+		t, err := newFileTemplate(s.rtsp, f)
+		if err != nil {
+			s.rtsp.Close()
+			return fmt.Errorf("--file %s=%s: %w", name, f.Name, err)
+		}
+		s.templates[normPath(name)] = t
+	}
+
+	if s.RTMPAddress != "" {
+		ln, err := net.Listen("tcp", s.RTMPAddress)
+		if err != nil {
+			s.closeTemplates()
+			s.rtsp.Close()
+			return fmt.Errorf("RTMP listener on %s: %w", s.RTMPAddress, err)
+		}
+		if s.TLSConfig != nil {
+			ln = tls.NewListener(ln, s.TLSConfig)
+		}
+		s.rtmpLn = &allowListener{Listener: ln, allow: s.allowed}
+		s.wg.Add(1)
+		go s.acceptRTMP()
+	}
+	return nil
+}
+
+// RTSPAddr is the bound RTSP address (useful with port 0).
+func (s *Server) RTSPAddr() net.Addr {
+	if s.rtspLn == nil {
+		return nil
+	}
+	return s.rtspLn.Addr()
+}
+
+// RTMPAddr is the bound RTMP address, or nil.
+func (s *Server) RTMPAddr() net.Addr {
+	if s.rtmpLn == nil {
+		return nil
+	}
+	return s.rtmpLn.Addr()
+}
+
+// Close stops accepting, tears down every session and waits.
+func (s *Server) Close() {
+	s.ctxCancel()
+	if s.rtmpLn != nil {
+		s.rtmpLn.Close()
+	}
+	s.rtsp.Close()
+	s.wg.Wait()
+	s.mu.Lock()
+	for _, p := range s.paths {
+		if p.stream != nil {
+			p.stream.close()
+		}
+	}
+	s.paths = map[string]*path{}
+	s.mu.Unlock()
+	s.closeTemplates()
+}
+
+func (s *Server) closeTemplates() {
+	for _, t := range s.templates {
+		t.close()
+	}
+}
+
+func (s *Server) emit(ev Event) {
+	if s.OnEvent != nil {
+		s.OnEvent(ev)
+	}
+}
+
+func (s *Server) allowed(addr net.Addr) bool {
+	if len(s.AllowFrom) == 0 {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	for _, n := range s.AllowFrom {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func normPath(p string) string {
+	return strings.Trim(p, "/")
+}
+
+var (
+	errPathBusy    = errors.New("path busy")
+	errNotFound    = errors.New("no stream on this path")
+	errFilePath    = errors.New("path serves a file")
+	errNoPublisher = errors.New("not the publisher")
+)
+
+// publish reserves a path for a publisher.
+func (s *Server) publish(name string, pub any, protocol string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.templates[name]; ok {
+		return errFilePath
+	}
+	if p, ok := s.paths[name]; ok {
+		if !s.Override {
+			return errPathBusy
+		}
+		s.unpublishLocked(p, "replaced by a new publisher")
+		closePublisher(p.publisher)
+	}
+	s.paths[name] = &path{name: name, publisher: pub, protocol: protocol, since: time.Now()}
+	s.emit(Event{Type: "publish_reserve", Path: name, Protocol: protocol})
+	return nil
+}
+
+// startStream attaches the publisher's stream once its tracks are known.
+func (s *Server) startStream(name string, pub any, st *stream) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.paths[name]
+	if !ok || p.publisher != pub {
+		return errNoPublisher
+	}
+	p.stream = st
+	s.emit(Event{Type: "publish_start", Path: name, Protocol: p.protocol})
+	s.Logger.Infof("publish %s (%s, %s)", name, p.protocol, describeTracks(st))
+	return nil
+}
+
+// unpublish removes a publisher; readers get a clean end.
+func (s *Server) unpublish(name string, pub any, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.paths[name]
+	if !ok || p.publisher != pub {
+		return
+	}
+	s.unpublishLocked(p, reason)
+}
+
+func (s *Server) unpublishLocked(p *path, reason string) {
+	delete(s.paths, p.name)
+	if p.stream != nil {
+		p.stream.close()
+	}
+	s.emit(Event{Type: "publish_stop", Path: p.name, Protocol: p.protocol, Reason: reason})
+	s.Logger.Infof("unpublish %s (%s)", p.name, reason)
+}
+
+// liveStream returns the stream of a live path.
+func (s *Server) liveStream(name string) (*stream, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.paths[name]
+	if !ok || p.stream == nil {
+		return nil, errNotFound
+	}
+	return p.stream, nil
+}
+
+func (s *Server) readerJoined(name, protocol, remote string) {
+	s.mu.Lock()
+	if p, ok := s.paths[name]; ok {
+		p.readers++
+	}
+	s.mu.Unlock()
+	s.emit(Event{Type: "reader_join", Path: name, Protocol: protocol, Remote: remote})
+}
+
+func (s *Server) readerLeft(name, protocol, remote string) {
+	s.mu.Lock()
+	if p, ok := s.paths[name]; ok && p.readers > 0 {
+		p.readers--
+	}
+	s.mu.Unlock()
+	s.emit(Event{Type: "reader_leave", Path: name, Protocol: protocol, Remote: remote})
+}
+
+// PathStats is one row of the table, for status lines and SIGUSR1.
+type PathStats struct {
+	Path      string        `json:"path"`
+	Kind      string        `json:"kind"` // live or file
+	Protocol  string        `json:"protocol,omitempty"`
+	Tracks    string        `json:"tracks,omitempty"`
+	Readers   int           `json:"readers"`
+	BytesIn   uint64        `json:"bytes_in"`
+	Dropped   uint64        `json:"dropped"`
+	Uptime    time.Duration `json:"-"`
+	UptimeSec float64       `json:"uptime_seconds"`
+}
+
+// Stats snapshots the path table, sorted by path.
+func (s *Server) Stats() []PathStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []PathStats
+	for _, p := range s.paths {
+		ps := PathStats{Path: p.name, Kind: "live", Protocol: p.protocol, Readers: p.readers, Uptime: time.Since(p.since)}
+		if p.stream != nil {
+			ps.Tracks = describeTracks(p.stream)
+			ps.BytesIn = p.stream.bytesIn.Load()
+			ps.Dropped = p.stream.dropped.Load()
+		}
+		ps.UptimeSec = ps.Uptime.Seconds()
+		out = append(out, ps)
+	}
+	for name, t := range s.templates {
+		out = append(out, PathStats{Path: name, Kind: "file", Tracks: describeTracks(t.stream), Readers: int(t.readers.Load())})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+func describeTracks(st *stream) string {
+	if st == nil {
+		return ""
+	}
+	var parts []string
+	for _, m := range st.desc.Medias {
+		for _, f := range m.Formats {
+			parts = append(parts, f.Codec())
+		}
+	}
+	return strings.Join(parts, "+")
+}
+
+// allowListener drops connections from addresses outside --allow-from.
+type allowListener struct {
+	net.Listener
+	allow func(net.Addr) bool
+}
+
+func (l *allowListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.allow(c.RemoteAddr()) {
+			return c, nil
+		}
+		c.Close()
+	}
+}
