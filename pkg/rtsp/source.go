@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
@@ -255,7 +258,9 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 		}
 	}
 
+	var gotMedia atomic.Bool
 	s.client.OnPacketRTPAny(func(medi *description.Media, forma format.Format, pkt *rtp.Packet) {
+		gotMedia.Store(true)
 		st := states[forma]
 		if st == nil {
 			return
@@ -293,6 +298,12 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 
 	err := s.client.Wait()
 	if ctx.Err() != nil {
+		return nil
+	}
+	// A server that closes the connection after media flowed has ended the
+	// stream (the publisher left): that is an end of stream, not a failure.
+	if gotMedia.Load() && isClosed(err) {
+		s.Logger.Debugf("server closed the connection: end of stream")
 		return nil
 	}
 	return s.fail(err)
@@ -346,6 +357,11 @@ func (s *Source) Close() error {
 		s.client.Close()
 	}
 	return nil
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // isNonAuthStatus reports an error status other than 401/403: some
