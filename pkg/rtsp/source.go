@@ -131,6 +131,9 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 			if err != nil {
 				return nil, err
 			}
+			if s.URL.Scheme != mediaurl.SchemeRTSP {
+				return c, nil // under TLS the first bytes say nothing
+			}
 			sc := &sniffConn{Conn: c}
 			s.sniffMu.Lock()
 			s.sniff = sc
