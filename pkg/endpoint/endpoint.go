@@ -49,10 +49,10 @@ func NewResolver(cfg Config) *Resolver {
 	}
 	r := &Resolver{cfg: cfg, sources: make(map[string]SourceOpener)}
 	rtspOpener := func(u *url.URL, o SourceOptions) (engine.Source, error) {
-		return &rtsp.Source{
+		return &rtsp.Source{Config: rtsp.Config{
 			URL: u, Transport: o.Transport, Timeout: r.cfg.Timeout,
 			UserAgent: o.UserAgent, TLSConfig: tlsConfig(u, o), Logger: r.cfg.Logger,
-		}, nil
+		}}, nil
 	}
 	rtmpOpener := func(u *url.URL, o SourceOptions) (engine.Source, error) {
 		return &rtmp.Source{URL: u, Timeout: r.cfg.Timeout, TLSConfig: tlsConfig(u, o), Logger: r.cfg.Logger}, nil

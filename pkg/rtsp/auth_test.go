@@ -69,7 +69,7 @@ func TestSourceDigestSHA256(t *testing.T) {
 			_, addr := startAuthServer(t, tc.methods)
 			open := func(userinfo string) error {
 				u, _ := url.Parse("rtsp://" + userinfo + addr + "/cam")
-				src := &rtsp.Source{URL: u, Timeout: 3 * time.Second, Logger: &logging.Logger{}}
+				src := &rtsp.Source{Config: rtsp.Config{URL: u, Timeout: 3 * time.Second, Logger: &logging.Logger{}}}
 				defer src.Close()
 				_, err := src.Open(context.Background())
 				return err

@@ -2,11 +2,9 @@ package rtsp
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,7 +19,6 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/avcat/avcat/pkg/fault"
-	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/media"
 	"github.com/avcat/avcat/pkg/mediaurl"
 )
@@ -50,25 +47,16 @@ func ParseTransport(s string) (*gortsplib.Transport, error) {
 
 // Source plays an RTSP URL: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN.
 type Source struct {
-	URL       *url.URL
-	Transport string
-	Timeout   time.Duration
-	UserAgent string
-	TLSConfig *tls.Config
-	Logger    *logging.Logger
+	Config
 
-	client      *gortsplib.Client
-	base        *base.URL
-	desc        *description.Session
-	options     *base.Response
-	describe    *base.Response
-	rawSDP      []byte
-	rawMu       sync.Mutex
-	decode      bool
-	sniff       *sniffConn
-	sniffMu     sync.Mutex
-	transportMu sync.Mutex
-	transport   string
+	client   *gortsplib.Client
+	base     *base.URL
+	desc     *description.Session
+	options  *base.Response
+	describe *base.Response
+	rawSDP   []byte
+	rawMu    sync.Mutex
+	decode   bool
 }
 
 // SetDecode asks the source to depacketize into access units.
@@ -80,30 +68,9 @@ func (s *Source) OptionsResponse() *base.Response { return s.options }
 // DescribeResponse is the server's answer to DESCRIBE.
 func (s *Source) DescribeResponse() *base.Response { return s.describe }
 
-// ActiveTransport names the transport in use after SETUP.
-func (s *Source) ActiveTransport() string {
-	s.transportMu.Lock()
-	defer s.transportMu.Unlock()
-	return s.transport
-}
-
-func (s *Source) hostPort() string { return mediaurl.HostPort(s.URL) }
-
-func (s *Source) fail(err error) error {
-	var first []byte
-	s.sniffMu.Lock()
-	if s.sniff != nil {
-		first = s.sniff.prefix()
-	}
-	s.sniffMu.Unlock()
-	return classify(err, mediaurl.RedactURL(s.URL), s.hostPort(), s.Timeout, s.URL.User != nil, first)
-}
-
 // Open connects, sends OPTIONS and DESCRIBE, and returns the description.
 func (s *Source) Open(ctx context.Context) (*description.Session, error) {
-	if s.Timeout <= 0 {
-		s.Timeout = 10 * time.Second
-	}
+	s.defaults()
 	bu, err := base.ParseURL(s.URL.String())
 	if err != nil {
 		return nil, fault.New(fault.Usage, "malformed RTSP URL %q: %v", mediaurl.RedactURL(s.URL), err)
@@ -113,52 +80,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	dialer := &net.Dialer{Timeout: s.Timeout}
-	tlsConfig := s.TLSConfig
-	if tlsConfig == nil && s.URL.Scheme == mediaurl.SchemeRTSPS {
-		tlsConfig = &tls.Config{ServerName: s.URL.Hostname()}
-	}
-	s.client = &gortsplib.Client{
-		Scheme:       s.URL.Scheme,
-		Host:         mediaurl.HostPort(s.URL),
-		ReadTimeout:  s.Timeout,
-		WriteTimeout: s.Timeout,
-		Transport:    tr,
-		TLSConfig:    tlsConfig,
-		UserAgent:    s.UserAgent,
-		DialContext: func(dctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dialer.DialContext(dctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			if s.URL.Scheme != mediaurl.SchemeRTSP {
-				return c, nil // under TLS the first bytes say nothing
-			}
-			sc := &sniffConn{Conn: c}
-			s.sniffMu.Lock()
-			s.sniff = sc
-			s.sniffMu.Unlock()
-			return sc, nil
-		},
-		OnRequest: func(r *base.Request) { s.traceRequest(r) },
-		OnResponse: func(r *base.Response) {
-			s.noteSDP(r)
-			s.noteTransport(r)
-			s.traceResponse(r)
-		},
-		OnTransportSwitch: func(err error) {
-			s.Logger.Warnf("%v", err)
-		},
-		OnPacketsLost: func(n uint64) {
-			s.Logger.Limited("rtp-lost", "%d RTP packets lost", n)
-		},
-		OnDecodeError: func(err error) {
-			s.Logger.Limited("rtsp-decode", "%v", err)
-		},
-	}
-	if s.UserAgent == "" {
-		s.client.UserAgent = "avcat"
-	}
+	s.client = s.newClient(tr, s.noteSDP)
 	if err := s.client.Start2(); err != nil {
 		return nil, s.fail(err)
 	}
@@ -334,26 +256,6 @@ func (s *Source) RawSDP() []byte {
 	return s.rawSDP
 }
 
-// noteTransport records the transport the server accepted in SETUP.
-func (s *Source) noteTransport(r *base.Response) {
-	v, ok := r.Header["Transport"]
-	if !ok || len(v) == 0 {
-		return
-	}
-	var name string
-	switch t := strings.ToLower(v[0]); {
-	case strings.Contains(t, "rtp/avp/tcp"), strings.Contains(t, "interleaved="):
-		name = "tcp"
-	case strings.Contains(t, "multicast"):
-		name = "multicast"
-	default:
-		name = "udp"
-	}
-	s.transportMu.Lock()
-	s.transport = name
-	s.transportMu.Unlock()
-}
-
 // Close sends TEARDOWN and closes the connection.
 func (s *Source) Close() error {
 	if s.client != nil {
@@ -372,27 +274,4 @@ func isClosed(err error) bool {
 func isNonAuthStatus(err error) bool {
 	var bad liberrors.ErrClientBadStatusCode
 	return errors.As(err, &bad) && bad.Code != base.StatusUnauthorized && bad.Code != base.StatusForbidden
-}
-
-// trace prints an RTSP message like openRTSP's -V, credentials hidden.
-func (s *Source) traceRequest(r *base.Request) {
-	if s.Logger == nil || !s.Logger.Verbose {
-		return
-	}
-	b, err := r.Marshal()
-	if err != nil {
-		return
-	}
-	s.Logger.Debugf("%s", formatTrace("> ", b))
-}
-
-func (s *Source) traceResponse(r *base.Response) {
-	if s.Logger == nil || !s.Logger.Verbose {
-		return
-	}
-	b, err := r.Marshal()
-	if err != nil {
-		return
-	}
-	s.Logger.Debugf("%s", formatTrace("< ", b))
 }

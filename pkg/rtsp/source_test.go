@@ -66,7 +66,7 @@ func TestSourceAgainstGstreamer(t *testing.T) {
 		t.Run(tc.transport, func(t *testing.T) {
 			u, _ := url.Parse(srv.URL("/live"))
 			var log strings.Builder
-			src := &rtsp.Source{URL: u, Transport: tc.transport, Timeout: 5 * time.Second, Logger: &logging.Logger{Out: &log}}
+			src := &rtsp.Source{Config: rtsp.Config{URL: u, Transport: tc.transport, Timeout: 5 * time.Second, Logger: &logging.Logger{Out: &log}}}
 			sink := &countSink{needs: tc.needs}
 			sess := &engine.Session{Source: src, Sinks: []engine.Sink{sink}, Duration: 2 * time.Second}
 			if err := sess.Run(context.Background()); err != nil {

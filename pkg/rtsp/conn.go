@@ -1,0 +1,151 @@
+package rtsp
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+
+	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/mediaurl"
+)
+
+// Config is what sources and sinks need to reach a server.
+type Config struct {
+	URL *url.URL
+	// Transport is auto, udp, tcp or multicast.
+	Transport string
+	Timeout   time.Duration
+	UserAgent string
+	TLSConfig *tls.Config
+	Logger    *logging.Logger
+
+	sniff       *sniffConn
+	sniffMu     sync.Mutex
+	transportMu sync.Mutex
+	transport   string
+}
+
+func (c *Config) defaults() {
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "avcat"
+	}
+}
+
+func (c *Config) hostPort() string { return mediaurl.HostPort(c.URL) }
+
+// ActiveTransport names the transport in use after SETUP.
+func (c *Config) ActiveTransport() string {
+	c.transportMu.Lock()
+	defer c.transportMu.Unlock()
+	return c.transport
+}
+
+// newClient builds a gortsplib client with every callback routed to our
+// logger and diagnostics.
+func (c *Config) newClient(tr *gortsplib.Transport, onResponse func(*base.Response)) *gortsplib.Client {
+	dialer := &net.Dialer{Timeout: c.Timeout}
+	tlsConfig := c.TLSConfig
+	if tlsConfig == nil && c.URL.Scheme == mediaurl.SchemeRTSPS {
+		tlsConfig = &tls.Config{ServerName: c.URL.Hostname()}
+	}
+	return &gortsplib.Client{
+		Scheme:       c.URL.Scheme,
+		Host:         mediaurl.HostPort(c.URL),
+		ReadTimeout:  c.Timeout,
+		WriteTimeout: c.Timeout,
+		Transport:    tr,
+		TLSConfig:    tlsConfig,
+		UserAgent:    c.UserAgent,
+		DialContext: func(dctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := dialer.DialContext(dctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if c.URL.Scheme != mediaurl.SchemeRTSP {
+				return nc, nil // under TLS the first bytes say nothing
+			}
+			sc := &sniffConn{Conn: nc}
+			c.sniffMu.Lock()
+			c.sniff = sc
+			c.sniffMu.Unlock()
+			return sc, nil
+		},
+		OnRequest: c.traceRequest,
+		OnResponse: func(r *base.Response) {
+			if onResponse != nil {
+				onResponse(r)
+			}
+			c.noteTransport(r)
+			c.traceResponse(r)
+		},
+		OnTransportSwitch: func(err error) { c.Logger.Warnf("%v", err) },
+		OnPacketsLost: func(n uint64) {
+			c.Logger.Limited("rtp-lost", "%d RTP packets lost", n)
+		},
+		OnDecodeError: func(err error) { c.Logger.Limited("rtsp-decode", "%v", err) },
+	}
+}
+
+// fail turns a library error into a fault with a one-line message.
+func (c *Config) fail(err error) error {
+	var first []byte
+	c.sniffMu.Lock()
+	if c.sniff != nil {
+		first = c.sniff.prefix()
+	}
+	c.sniffMu.Unlock()
+	return classify(err, mediaurl.RedactURL(c.URL), c.hostPort(), c.Timeout, c.URL.User != nil, first)
+}
+
+// noteTransport records the transport the server accepted in SETUP.
+func (c *Config) noteTransport(r *base.Response) {
+	v, ok := r.Header["Transport"]
+	if !ok || len(v) == 0 {
+		return
+	}
+	var name string
+	switch t := strings.ToLower(v[0]); {
+	case strings.Contains(t, "rtp/avp/tcp"), strings.Contains(t, "interleaved="):
+		name = "tcp"
+	case strings.Contains(t, "multicast"):
+		name = "multicast"
+	default:
+		name = "udp"
+	}
+	c.transportMu.Lock()
+	c.transport = name
+	c.transportMu.Unlock()
+}
+
+// traceRequest prints a request like openRTSP's -V, credentials hidden.
+func (c *Config) traceRequest(r *base.Request) {
+	if c.Logger == nil || !c.Logger.Verbose {
+		return
+	}
+	b, err := r.Marshal()
+	if err != nil {
+		return
+	}
+	c.Logger.Debugf("%s", formatTrace("> ", b))
+}
+
+func (c *Config) traceResponse(r *base.Response) {
+	if c.Logger == nil || !c.Logger.Verbose {
+		return
+	}
+	b, err := r.Marshal()
+	if err != nil {
+		return
+	}
+	c.Logger.Debugf("%s", formatTrace("< ", b))
+}
