@@ -92,17 +92,49 @@ func (r *Resolver) Source(spec string, o SourceOptions) (engine.Source, *url.URL
 	if err != nil {
 		return nil, nil, err
 	}
-	if o.User != "" || o.Pass != "" {
-		user := o.User
-		if user == "" && u.User != nil {
-			user = u.User.Username()
-		}
-		u.User = url.UserPassword(user, o.Pass)
-	}
+	withCreds(u, o.User, o.Pass)
 	open, ok := r.sources[u.Scheme]
 	if !ok {
 		return nil, nil, fault.New(fault.Usage, "no source handles %s:// URLs", u.Scheme)
 	}
 	src, err := open(u, o)
 	return src, u, err
+}
+
+// SinkOptions are per-verb settings for network sinks.
+type SinkOptions struct {
+	// Transport is tcp or udp (RTSP).
+	Transport string
+	// User and Pass override credentials in the URL.
+	User, Pass  string
+	UserAgent   string
+	InsecureTLS bool
+}
+
+// NetworkSink resolves an rtsp(s):// URL to a publishing sink.
+func (r *Resolver) NetworkSink(spec string, o SinkOptions) (engine.Sink, *url.URL, error) {
+	u, err := mediaurl.ParseURL(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	withCreds(u, o.User, o.Pass)
+	switch u.Scheme {
+	case mediaurl.SchemeRTSP, mediaurl.SchemeRTSPS:
+		so := SourceOptions{InsecureTLS: o.InsecureTLS}
+		return &rtsp.Sink{Config: rtsp.Config{
+			URL: u, Transport: o.Transport, Timeout: r.cfg.Timeout,
+			UserAgent: o.UserAgent, TLSConfig: tlsConfig(u, so), Logger: r.cfg.Logger,
+		}}, u, nil
+	}
+	return nil, nil, fault.New(fault.Usage, "cannot publish to %s:// URLs here: use rtsp:// or rtsps://", u.Scheme)
+}
+
+func withCreds(u *url.URL, user, pass string) {
+	if user == "" && pass == "" {
+		return
+	}
+	if user == "" && u.User != nil {
+		user = u.User.Username()
+	}
+	u.User = url.UserPassword(user, pass)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/avcat/avcat/pkg/cmd/probe"
+	"github.com/avcat/avcat/pkg/cmd/push"
 	"github.com/avcat/avcat/pkg/cmd/serve"
 	"github.com/avcat/avcat/pkg/cmdutil"
 	"github.com/avcat/avcat/pkg/iostreams"
@@ -67,6 +68,7 @@ stdout carries only payload (media, SDP, JSON); everything else goes to stderr.`
 
 	cmd.AddCommand(probe.NewCmdProbe(f, nil))
 	cmd.AddCommand(serve.NewCmdServe(f, nil))
+	cmd.AddCommand(push.NewCmdPush(f, nil))
 	return cmd
 }
 

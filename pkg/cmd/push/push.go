@@ -1,0 +1,186 @@
+// Package push implements `avcat push`.
+package push
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avcat/avcat/pkg/cmdutil"
+	"github.com/avcat/avcat/pkg/endpoint"
+	"github.com/avcat/avcat/pkg/engine"
+	"github.com/avcat/avcat/pkg/iostreams"
+	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/progress"
+)
+
+// Options are the inputs of one push run.
+type Options struct {
+	IO        *iostreams.IOStreams
+	Logger    func() *logging.Logger
+	Endpoints func() *endpoint.Resolver
+
+	Input     string
+	URL       string
+	Format    string
+	FPS       float64
+	Loop      int
+	Speed     float64
+	NoPace    bool
+	Transport string
+	User      string
+	Pass      string
+	UserAgent string
+	Insecure  bool
+	VideoOnly bool
+	AudioOnly bool
+	StatsJSON string
+}
+
+// NewCmdPush builds the push command. runF replaces the run in tests.
+func NewCmdPush(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints}
+	cmd := &cobra.Command{
+		Use:   "push INPUT URL",
+		Short: "Publish a file or stdin to an RTSP server",
+		Long: `Publish INPUT to an RTSP server: ANNOUNCE with the SDP, SETUP each track with
+mode=record (TCP interleaved or UDP), RECORD, RTP at real-time pace, TEARDOWN at the end.
+
+INPUT is a file (MP4/MOV, MPEG-TS, FLV, raw H.264/H.265, ADTS AAC; the extension or
+--format decides) or - for stdin (MPEG-TS, FLV or Annex-B, sniffed or given by --format).
+
+Pacing follows the media timestamps: real time by default, --speed 2 for twice as fast,
+--no-pace to send as fast as the server accepts. --loop plays forever, --loop=N N times,
+with continuous RTP timestamps and sequence numbers.`,
+		Example: `  avcat push clip.mp4 rtsp://127.0.0.1:8554/live
+  avcat push --loop --transport udp clip.ts rtsp://user:pass@server/cam1
+  ffmpeg -re -f lavfi -i testsrc2 -c:v libx264 -f mpegts - | avcat push - rtsp://127.0.0.1:8554/test`,
+		Args: cmdutil.ExactArgs(2, "INPUT and URL arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Input, opts.URL = args[0], args[1]
+			if err := cmdutil.EnumFlag("transport", opts.Transport, "tcp", "udp"); err != nil {
+				return err
+			}
+			if opts.Speed <= 0 {
+				return cmdutil.FlagErrorf("--speed must be positive")
+			}
+			if opts.Loop < 0 {
+				return cmdutil.FlagErrorf("--loop must not be negative (0 means forever)")
+			}
+			if opts.VideoOnly && opts.AudioOnly {
+				return cmdutil.FlagErrorf("--video-only and --audio-only exclude each other")
+			}
+			if opts.Input == "-" && opts.Loop != 1 {
+				return cmdutil.FlagErrorf("--loop needs a file: stdin can be read only once")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return pushRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Format, "format", "", "input format: mp4, ts, flv, h264, h265, aac (default: from the extension, or sniffed on stdin)")
+	fl.Float64Var(&opts.FPS, "fps", 0, "frame rate of raw H.264/H.265 input (default: from the SPS, else 25)")
+	fl.IntVar(&opts.Loop, "loop", 1, "play the input N times; --loop alone (or 0) loops forever")
+	fl.Lookup("loop").NoOptDefVal = "0"
+	fl.Float64Var(&opts.Speed, "speed", 1, "pace at this multiple of real time")
+	fl.BoolVar(&opts.NoPace, "no-pace", false, "send as fast as the server accepts")
+	fl.StringVar(&opts.Transport, "transport", "tcp", "RTP transport: tcp or udp")
+	fl.StringVar(&opts.User, "user", "", "user name (overrides the URL's)")
+	fl.StringVar(&opts.Pass, "pass", "", "password (overrides the URL's)")
+	fl.StringVar(&opts.UserAgent, "user-agent", "", "RTSP User-Agent header")
+	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates (rtsps://)")
+	fl.BoolVar(&opts.VideoOnly, "video-only", false, "send only the video tracks")
+	fl.BoolVar(&opts.AudioOnly, "audio-only", false, "send only the audio tracks")
+	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats to FILE (- for stdout)")
+	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions([]string{"tcp", "udp"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(endpoint.InputFormats, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// openInput builds the source chain: input, loop, selection, pacing.
+func openInput(opts *Options, resolver *endpoint.Resolver) (engine.Source, *atomic.Int64, error) {
+	var src engine.Source
+	loops := &atomic.Int64{}
+	loops.Store(1)
+	if opts.Input == "-" {
+		s, err := endpoint.StdinSource(opts.IO.In, opts.Format, opts.FPS)
+		if err != nil {
+			return nil, nil, err
+		}
+		src = s
+	} else {
+		open, err := resolver.FileSource(opts.Input, endpoint.FileOptions{Format: opts.Format, FPS: opts.FPS})
+		if err != nil {
+			return nil, nil, err
+		}
+		if opts.Loop == 1 {
+			src = open()
+		} else {
+			src = &engine.Loop{New: open, Count: opts.Loop, OnLoop: func(i int) { loops.Store(int64(i + 1)) }}
+		}
+	}
+	if opts.VideoOnly || opts.AudioOnly {
+		src = &engine.Select{Source: src, Selection: engine.Selection{VideoOnly: opts.VideoOnly, AudioOnly: opts.AudioOnly}}
+	}
+	if !opts.NoPace {
+		src = &engine.Paced{Source: src, Speed: opts.Speed}
+	}
+	return src, loops, nil
+}
+
+func pushRun(ctx context.Context, opts *Options) error {
+	resolver := opts.Endpoints()
+	sink, u, err := resolver.NetworkSink(opts.URL, endpoint.SinkOptions{
+		Transport: opts.Transport, User: opts.User, Pass: opts.Pass,
+		UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure,
+	})
+	if err != nil {
+		return err
+	}
+	src, loops, err := openInput(opts, resolver)
+	if err != nil {
+		return err
+	}
+	sess := &engine.Session{Source: src, Sinks: []engine.Sink{sink}}
+	if _, err := sess.Open(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	opts.Logger().Debugf("publishing to %s", u.Redacted())
+
+	var jsonOut io.Writer
+	switch opts.StatsJSON {
+	case "":
+	case "-":
+		jsonOut = opts.IO.Out
+	default:
+		f, err := os.Create(opts.StatsJSON)
+		if err != nil {
+			sess.Run(context.Background()) //nolint:errcheck // closes source and sink
+			return fmt.Errorf("--stats-json: %w", err)
+		}
+		defer f.Close()
+		jsonOut = f
+	}
+	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "pushed", Extra: func() string {
+		if opts.Loop == 1 {
+			return ""
+		}
+		return fmt.Sprintf("loop %d", loops.Load())
+	}}
+	rep.Start()
+	start := time.Now()
+	err = sess.Run(ctx)
+	rep.Stop()
+	opts.Logger().Debugf("push ended after %s (%s)", time.Since(start).Truncate(time.Millisecond), sess.Reason())
+	return err
+}

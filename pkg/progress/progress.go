@@ -1,0 +1,179 @@
+// Package progress shows a live status line on a terminal and writes the
+// same figures as NDJSON for scripts.
+package progress
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/avcat/avcat/pkg/engine"
+	"github.com/avcat/avcat/pkg/iostreams"
+)
+
+// Figures are the totals of a session at one moment.
+type Figures struct {
+	Event      string  `json:"event"`
+	Elapsed    float64 `json:"elapsed_seconds"`
+	Bytes      uint64  `json:"bytes"`
+	BitrateBps float64 `json:"bitrate_bps"`
+	Frames     uint64  `json:"frames"`
+	Packets    uint64  `json:"packets"`
+	Lost       uint64  `json:"packets_lost"`
+	Dropped    uint64  `json:"dropped"`
+	Extra      string  `json:"extra,omitempty"`
+	Reason     string  `json:"reason,omitempty"`
+}
+
+// Reporter follows an engine session.
+type Reporter struct {
+	IO      *iostreams.IOStreams
+	Session *engine.Session
+	// JSON receives NDJSON stats events when set.
+	JSON io.Writer
+	// Extra adds verb-specific text (loop count, position...).
+	Extra func() string
+	// Verb names the work in the summary ("pushed", "pulled"...).
+	Verb string
+
+	mu      sync.Mutex
+	stop    chan struct{}
+	done    chan struct{}
+	shown   bool
+	start   time.Time
+	lastB   uint64
+	lastT   time.Time
+	running bool
+}
+
+// Start begins reporting; call Stop when the session ends.
+func (r *Reporter) Start() {
+	r.start, r.lastT = time.Now(), time.Now()
+	if !r.IO.IsStderrTTY() && r.JSON == nil {
+		return
+	}
+	r.running = true
+	r.stop, r.done = make(chan struct{}), make(chan struct{})
+	go r.loop()
+}
+
+func (r *Reporter) loop() {
+	defer close(r.done)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	n := 0
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-tick.C:
+			n++
+			f := r.figures("stats")
+			if r.IO.IsStderrTTY() {
+				r.line(f)
+			}
+			if r.JSON != nil && n%2 == 0 {
+				r.writeJSON(f)
+			}
+		}
+	}
+}
+
+// figures adds up the session's tracks.
+func (r *Reporter) figures(event string) Figures {
+	f := Figures{Event: event, Elapsed: time.Since(r.start).Seconds()}
+	if st := r.Session.Stats(); st != nil {
+		for _, t := range st.Snapshot() {
+			f.Bytes += t.Bytes
+			f.Frames += t.Frames
+			f.Packets += t.Packets
+			f.Lost += t.PacketsLost
+		}
+	}
+	for _, d := range r.Session.Dropped() {
+		f.Dropped += d
+	}
+	now := time.Now()
+	if dt := now.Sub(r.lastT).Seconds(); dt > 0 && event == "stats" {
+		f.BitrateBps = float64(f.Bytes-r.lastB) * 8 / dt
+		r.lastB, r.lastT = f.Bytes, now
+	} else if f.Elapsed > 0 {
+		f.BitrateBps = float64(f.Bytes) * 8 / f.Elapsed
+	}
+	if r.Extra != nil {
+		f.Extra = r.Extra()
+	}
+	return f
+}
+
+func (r *Reporter) line(f Figures) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	el := time.Duration(f.Elapsed * float64(time.Second)).Truncate(time.Second)
+	fmt.Fprintf(r.IO.ErrOut, "\r\x1b[K%s  %s  %s  %d frames  %d lost  %d dropped", el, Bytes(f.Bytes), Bitrate(f.BitrateBps), f.Frames, f.Lost, f.Dropped)
+	if f.Extra != "" {
+		fmt.Fprintf(r.IO.ErrOut, "  %s", f.Extra)
+	}
+	r.shown = true
+}
+
+func (r *Reporter) writeJSON(f Figures) {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, _ = r.JSON.Write(append(b, '\n'))
+}
+
+// Stop ends the live line, writes the final event, and prints a summary
+// on a terminal.
+func (r *Reporter) Stop() {
+	if r.running {
+		close(r.stop)
+		<-r.done
+	}
+	f := r.figures("end")
+	f.Reason = r.Session.Reason().String()
+	if r.JSON != nil {
+		r.writeJSON(f)
+	}
+	if !r.IO.IsStderrTTY() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.shown {
+		fmt.Fprint(r.IO.ErrOut, "\r\x1b[K")
+	}
+	el := time.Duration(f.Elapsed * float64(time.Second)).Truncate(10 * time.Millisecond)
+	fmt.Fprintf(r.IO.ErrOut, "%s %s: %d frames, %s, %s average, %d lost, %d dropped (%s)\n",
+		r.Verb, el, f.Frames, Bytes(f.Bytes), Bitrate(f.BitrateBps), f.Lost, f.Dropped, f.Reason)
+}
+
+// Bytes formats a byte count.
+func Bytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// Bitrate formats bits per second.
+func Bitrate(bps float64) string {
+	switch {
+	case bps >= 1e6:
+		return fmt.Sprintf("%.2f Mbit/s", bps/1e6)
+	case bps >= 1e3:
+		return fmt.Sprintf("%.1f kbit/s", bps/1e3)
+	}
+	return fmt.Sprintf("%.0f bit/s", bps)
+}

@@ -1,0 +1,187 @@
+package rtsp
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/pion/rtp"
+
+	"github.com/avcat/avcat/pkg/engine"
+	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/media"
+	"github.com/avcat/avcat/pkg/mediaurl"
+)
+
+// Sink publishes to an RTSP server: ANNOUNCE, SETUP (mode=record),
+// RECORD, then RTP; TEARDOWN on Close.
+type Sink struct {
+	Config
+
+	client      *gortsplib.Client
+	announced   *description.Session
+	medias      map[format.Format]*description.Media
+	packetizers map[format.Format]*media.Packetizer
+	failed      chan error
+	closeOnce   sync.Once
+}
+
+// Needs asks for RTP packets when the source has them (forwarded as is),
+// and access units otherwise.
+func (s *Sink) Needs() engine.Needs { return engine.NeedPackets }
+
+// Open announces desc and starts recording. Codecs that cannot be sent
+// over RTP are named before anything goes on the wire.
+func (s *Sink) Open(desc *description.Session) error {
+	s.defaults()
+	if s.Transport == "" || s.Transport == "auto" {
+		s.Transport = "tcp"
+	}
+	if s.Transport == "multicast" {
+		return fault.New(fault.Usage, "publishing over multicast is not supported: use --transport tcp or udp")
+	}
+	tr, err := ParseTransport(s.Transport)
+	if err != nil {
+		return err
+	}
+	s.packetizers = make(map[format.Format]*media.Packetizer)
+	var bad []string
+	for _, m := range desc.Medias {
+		for _, f := range m.Formats {
+			p, err := media.NewPacketizer(f)
+			if err != nil {
+				bad = append(bad, f.Codec())
+				continue
+			}
+			s.packetizers[f] = p
+		}
+	}
+	if len(bad) > 0 {
+		return fault.New(fault.Unsupported, "cannot send %s over RTSP", strings.Join(bad, ", "))
+	}
+
+	bu, err := base.ParseURL(s.URL.String())
+	if err != nil {
+		return fault.New(fault.Usage, "malformed RTSP URL %q: %v", mediaurl.RedactURL(s.URL), err)
+	}
+	s.announced = desc
+	s.medias = make(map[format.Format]*description.Media)
+	for _, m := range desc.Medias {
+		for _, f := range m.Formats {
+			s.medias[f] = m
+		}
+	}
+	s.client = s.newClient(tr, nil)
+	if err := s.client.Start2(); err != nil {
+		return s.fail(err)
+	}
+	if _, err := s.client.Announce(bu, desc); err != nil {
+		s.client.Close()
+		return s.refused("ANNOUNCE", err)
+	}
+	if err := s.client.SetupAll(bu, desc.Medias); err != nil {
+		s.client.Close()
+		return s.refused("SETUP", err)
+	}
+	if _, err := s.client.Record(); err != nil {
+		s.client.Close()
+		return s.refused("RECORD", err)
+	}
+	s.failed = make(chan error, 1)
+	go func() { s.failed <- s.client.Wait() }()
+	return nil
+}
+
+// refused explains a refused request with the server's status and reason.
+func (s *Sink) refused(method string, err error) error {
+	var bad liberrors.ErrClientBadStatusCode
+	if errors.As(err, &bad) {
+		e := s.fail(err)
+		k, _ := fault.KindOf(e)
+		return fault.New(k, "server refused %s: %d %s", method, bad.Code, bad.Message)
+	}
+	return s.fail(err)
+}
+
+// Write sends a unit: its RTP packets as received when it has them, or
+// packets made from its access unit.
+func (s *Sink) Write(u *media.Unit) error {
+	select {
+	case err := <-s.failed:
+		s.failed <- err
+		return fault.New(fault.Network, "server %s dropped the connection: %v", s.hostPort(), s.fail(err))
+	default:
+	}
+	medi := s.medias[u.Format]
+	if medi == nil {
+		return nil
+	}
+	ntp := u.NTP
+	if ntp.IsZero() {
+		ntp = time.Now()
+	}
+	if len(u.Packets) > 0 {
+		for _, p := range u.Packets {
+			if err := s.writePacket(medi, p, ntp); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	pkts, err := s.packetizers[u.Format].Packetize(u)
+	if err != nil {
+		return fmt.Errorf("packetize %s: %w", u.Format.Codec(), err)
+	}
+	for _, p := range pkts {
+		if err := s.writePacket(medi, p, ntp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Lossless makes the session wait for this sink instead of dropping:
+// a push sends everything, as fast as the server takes it.
+func (s *Sink) Lossless() bool { return true }
+
+// writePacket waits while gortsplib's send queue is full, so that an
+// unpaced push goes as fast as the server accepts and no faster.
+func (s *Sink) writePacket(medi *description.Media, p *rtp.Packet, ntp time.Time) error {
+	deadline := time.Now().Add(s.Timeout)
+	for {
+		err := s.client.WritePacketRTPWithNTP(medi, p, ntp)
+		var full liberrors.ErrClientWriteQueueFull
+		if !errors.As(err, &full) {
+			if err != nil {
+				return s.fail(err)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fault.New(fault.Network, "server %s accepts no data for %s", s.hostPort(), s.Timeout)
+		}
+		select {
+		case err := <-s.failed:
+			s.failed <- err
+			return fault.New(fault.Network, "server %s dropped the connection: %v", s.hostPort(), s.fail(err))
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// Close sends TEARDOWN and closes the connection.
+func (s *Sink) Close() error {
+	s.closeOnce.Do(func() {
+		if s.client != nil {
+			s.client.Close()
+		}
+	})
+	return nil
+}
