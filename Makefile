@@ -16,7 +16,7 @@ MD_DIR          := docs/cli
 COMPLETIONS_DIR := completions
 GEN_DIRS        := $(MAN_DIR) $(MD_DIR) $(COMPLETIONS_DIR)
 
-.PHONY: build test test-race lint fuzz bench gen check-gen media ci clean help
+.PHONY: build test test-race lint fuzz bench bench-serve gen check-gen media ci clean help
 
 build: ## build a static bin/avcat
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/avcat
@@ -41,6 +41,9 @@ fuzz: ## run every Fuzz target for FUZZTIME (default 10s)
 
 bench: ## run the Go benchmarks
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+bench-serve: build ## load test serve: 1 publisher to N RTSP readers vs GStreamer (BENCH_DURATION, BENCH_READERS)
+	AVCAT=$(BIN) GO=$(GO) scripts/bench-serve.sh
 
 gen: ## regenerate man pages, markdown docs and shell completions
 	$(GO) run ./cmd/gen-docs --man-dir $(MAN_DIR) --md-dir $(MD_DIR) --completions-dir $(COMPLETIONS_DIR)

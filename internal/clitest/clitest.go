@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,15 @@ func Run(t testing.TB, limit time.Duration, args ...string) *Result {
 // RunContext executes avcat with args until ctx is done (a cancel acts
 // like Ctrl-C).
 func RunContext(ctx context.Context, args ...string) *Result {
+	return RunStdin(ctx, nil, args...)
+}
+
+// RunStdin is RunContext with stdin read from in.
+func RunStdin(ctx context.Context, in io.Reader, args ...string) *Result {
 	ios, _, out, errOut := iostreams.Test()
+	if in != nil {
+		ios.In = in
+	}
 	f := cmdutil.NewFactory(ios)
 	cmd := root.NewCmdRoot(f, "test")
 	cmd.SetArgs(args)

@@ -31,6 +31,7 @@ type Sink struct {
 	packetizers map[format.Format]*media.Packetizer
 	failed      chan error
 	closeOnce   sync.Once
+	queued      uint64 // packets handed to gortsplib
 }
 
 // Needs asks for RTP packets when the source has them (forwarded as is),
@@ -162,6 +163,7 @@ func (s *Sink) writePacket(medi *description.Media, p *rtp.Packet, ntp time.Time
 			if err != nil {
 				return s.fail(err)
 			}
+			s.queued++
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -176,12 +178,32 @@ func (s *Sink) writePacket(medi *description.Media, p *rtp.Packet, ntp time.Time
 	}
 }
 
-// Close sends TEARDOWN and closes the connection.
+// Close waits until every queued packet is on the wire (gortsplib drops
+// its queue on close), then sends TEARDOWN and closes the connection.
 func (s *Sink) Close() error {
 	s.closeOnce.Do(func() {
-		if s.client != nil {
-			s.client.Close()
+		if s.client == nil {
+			return
 		}
+		s.drain()
+		s.client.Close()
 	})
 	return nil
+}
+
+func (s *Sink) drain() {
+	deadline := time.Now().Add(min(s.Timeout, 5*time.Second))
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-s.failed:
+			s.failed <- err
+			return
+		default:
+		}
+		if s.client.Stats().Session.RTPPacketsSent >= s.queued {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.Logger.Warnf("server %s did not take the last packets in time", s.hostPort())
 }
