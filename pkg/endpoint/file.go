@@ -98,7 +98,13 @@ func (r *Resolver) FileSource(path string, o FileOptions) (func() engine.Source,
 		case FormatFLV:
 			return &flv.Source{Path: path}
 		case FormatH264, FormatH265:
-			return &annexb.Source{Path: path, Codec: format, FPS: o.FPS}
+			// The stream's NAL units decide; the extension is only a hint
+			// (an H.265 stream saved as .h264 still works).
+			codec := ""
+			if o.Format != "" {
+				codec = format
+			}
+			return &annexb.Source{Path: path, Codec: codec, FPS: o.FPS}
 		default:
 			return &adts.Source{Path: path}
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/avcat/avcat/pkg/container/adts"
 	"github.com/avcat/avcat/pkg/container/annexb"
@@ -13,6 +14,18 @@ import (
 	"github.com/avcat/avcat/pkg/fault"
 )
 
+// deadlineReader keeps the pipe's SetReadDeadline visible through the
+// buffering, so a source can stop a blocked read when it is canceled.
+type deadlineReader struct {
+	*bufio.Reader
+	deadline interface{ SetReadDeadline(time.Time) error }
+}
+
+// SetReadDeadline forwards to the pipe.
+func (d deadlineReader) SetReadDeadline(t time.Time) error {
+	return d.deadline.SetReadDeadline(t)
+}
+
 // sniffSize is how much of stdin is looked at to guess its format.
 const sniffSize = 4096
 
@@ -20,6 +33,10 @@ const sniffSize = 4096
 // or ADTS, from --format or sniffed. It can be opened only once.
 func StdinSource(r io.Reader, format string, fps float64) (engine.Source, error) {
 	br := bufio.NewReaderSize(r, 64*1024)
+	var in io.Reader = br
+	if d, ok := r.(interface{ SetReadDeadline(time.Time) error }); ok {
+		in = deadlineReader{Reader: br, deadline: d}
+	}
 	if format == "" {
 		head, err := br.Peek(sniffSize)
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
@@ -49,17 +66,17 @@ func StdinSource(r io.Reader, format string, fps float64) (engine.Source, error)
 	}
 	switch format {
 	case FormatMPEGTS:
-		return &mpegts.Source{Path: "stdin", Reader: br}, nil
+		return &mpegts.Source{Path: "stdin", Reader: in}, nil
 	case FormatFLV:
-		return &flv.Source{Path: "stdin", Reader: br}, nil
+		return &flv.Source{Path: "stdin", Reader: in}, nil
 	case FormatH264, FormatH265:
 		codec := ""
 		if format == FormatH265 {
 			codec = "h265"
 		}
-		return &annexb.Source{Path: "stdin", Reader: br, Codec: codec, FPS: fps}, nil
+		return &annexb.Source{Path: "stdin", Reader: in, Codec: codec, FPS: fps}, nil
 	case FormatAAC:
-		return &adts.Source{Path: "stdin", Reader: br}, nil
+		return &adts.Source{Path: "stdin", Reader: in}, nil
 	}
 	return nil, fault.New(fault.Unsupported, "stdin: %s cannot be read from a pipe (it needs seeking): use a file", format)
 }

@@ -405,11 +405,12 @@ func table(path string, w io.Writer) error {
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Readers < rows[j].Readers })
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\tN\tplaying\tCPU s\tCPU s/reader-min\tMB/s out\tpkts/s out\tlost\tRSS MB\tpeak RSS MB\treader CPU s\t")
+	fmt.Fprintln(tw, "server\tN\tplaying\tCPU s\tCPU s/reader-min\tCPU µs/pkt\tMB/s out\tkB/s/reader\tpkts/s out\tlost\tRSS MB\tpeak RSS MB\treader CPU s\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.4f\t%.2f\t%.0f\t%d\t%.1f\t%.1f\t%.2f\t\n",
-			r.Label, r.Readers, r.Playing, r.ServerCPU, r.CPUPerReaderMn, r.BytesPerSec/1e6,
-			r.PacketsPerSec, r.Lost, float64(r.RSSKB)/1024, float64(r.HWMKB)/1024, r.ReaderCPU)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.4f\t%.2f\t%.2f\t%.1f\t%.0f\t%d\t%.1f\t%.1f\t%.2f\t\n",
+			r.Label, r.Readers, r.Playing, r.ServerCPU, r.CPUPerReaderMn, cpuPerPacket(r), r.BytesPerSec/1e6,
+			r.BytesPerSec/1e3/float64(max(r.Playing, 1)), r.PacketsPerSec, r.Lost,
+			float64(r.RSSKB)/1024, float64(r.HWMKB)/1024, r.ReaderCPU)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -433,7 +434,7 @@ func table(path string, w io.Writer) error {
 	a, ref := labels[0], labels[1]
 	fmt.Fprintf(w, "\nratio %s / %s (lower is better for %s)\n", a, ref, a)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N\tCPU s/reader-min\tpeak RSS\tfinal RSS\tbytes/s delivered\t")
+	fmt.Fprintln(tw, "N\tCPU s/reader-min\tCPU/pkt delivered\tpeak RSS\tfinal RSS\tbytes/s delivered\t")
 	var ns []int
 	for n := range byN {
 		ns = append(ns, n)
@@ -445,11 +446,21 @@ func table(path string, w io.Writer) error {
 		if !okx || !oky {
 			continue
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t\n", n,
-			ratio(x.CPUPerReaderMn, y.CPUPerReaderMn), ratio(float64(x.HWMKB), float64(y.HWMKB)),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t\n", n,
+			ratio(x.CPUPerReaderMn, y.CPUPerReaderMn), ratio(cpuPerPacket(x), cpuPerPacket(y)),
+			ratio(float64(x.HWMKB), float64(y.HWMKB)),
 			ratio(float64(x.RSSKB), float64(y.RSSKB)), ratio(x.BytesPerSec, y.BytesPerSec))
 	}
 	return tw.Flush()
+}
+
+// cpuPerPacket is the server's CPU time per RTP packet delivered, in µs:
+// fairer than per reader-minute when a server falls behind real time.
+func cpuPerPacket(r Result) float64 {
+	if r.Packets == 0 {
+		return 0
+	}
+	return r.ServerCPU * 1e6 / float64(r.Packets)
 }
 
 func ratio(a, b float64) string {

@@ -40,12 +40,23 @@ func openInput(path string, r io.Reader) (in io.Reader, f *os.File, name string,
 }
 
 // unblockOnDone makes a blocked Read on r return when ctx is done, if r
-// supports read deadlines (pipes and sockets do). The returned func stops
-// the watch.
-func unblockOnDone(ctx context.Context, r io.Reader) func() bool {
+// supports read deadlines (pipes and sockets do, so a stalled stdin does).
+// The returned func stops the watch and clears the deadline it set, so
+// the caller's reader is left as it was.
+func unblockOnDone(ctx context.Context, r io.Reader) func() {
 	d, ok := r.(interface{ SetReadDeadline(t time.Time) error })
 	if !ok {
-		return func() bool { return true }
+		return func() {}
 	}
-	return context.AfterFunc(ctx, func() { _ = d.SetReadDeadline(time.Now()) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = d.SetReadDeadline(time.Now())
+		close(fired)
+	})
+	return func() {
+		if !stop() {
+			<-fired
+			_ = d.SetReadDeadline(time.Time{})
+		}
+	}
 }

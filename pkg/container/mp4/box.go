@@ -50,6 +50,25 @@ func children(b []byte) []box {
 	}
 }
 
+// index maps each child box type of a container to the payload of its
+// first box of that type, so that a container is walked once.
+type index map[gomp4.BoxType][]byte
+
+func indexOf(b []byte) index {
+	ix := index{}
+	for _, c := range children(b) {
+		if _, ok := ix[c.typ]; !ok {
+			ix[c.typ] = c.payload
+		}
+	}
+	return ix
+}
+
+func (ix index) get(typ string) ([]byte, bool) {
+	b, ok := ix[gomp4.StrToBoxType(typ)]
+	return b, ok
+}
+
 // child returns the payload of the first child of type typ.
 func child(b []byte, typ string) ([]byte, bool) {
 	t := gomp4.StrToBoxType(typ)
@@ -59,17 +78,6 @@ func child(b []byte, typ string) ([]byte, bool) {
 		}
 	}
 	return nil, false
-}
-
-// path follows a chain of first children, e.g. path(trak, "mdia", "minf").
-func path(b []byte, types ...string) ([]byte, bool) {
-	for _, t := range types {
-		var ok bool
-		if b, ok = child(b, t); !ok {
-			return nil, false
-		}
-	}
-	return b, true
 }
 
 // plausibleBoxes reports whether b is empty or starts with a box header
