@@ -25,6 +25,18 @@ package server
 // window of packets in flight): a queue-full drop takes an error path that
 // is not the steady state being measured.
 //
+// Per-packet allocations seen with gortsplib v4.16.2 (TCP publisher, N
+// RTSP/TCP readers): 5 + N, none of them in avcat's code.
+//   - ingest: pkg/base/interleaved_frame.go:26 (header array escapes through
+//     io.ReadFull) and :40 (payload), server_session_media.go:196 (decodeRTP's
+//     rtp.Packet), pkg/rtcpreceiver/rtcpreceiver.go:260 ([]*rtp.Packet{pkt});
+//   - fan-out: server_stream_format.go:99 (the MaxPacketSize marshal buffer,
+//     once per packet) and server_session_format.go:196 (the closure queued
+//     to each reader's writer, once per packet per reader).
+//
+// With RTMP readers on the path, path.go adds 2 (the media.Unit and its
+// Packets slice), once per packet whatever the number of RTMP readers.
+//
 // Run: go test -run='^$' -bench=. -benchmem ./pkg/server
 // Where: go test -run='^$' -bench=StreamWritePacket -benchmem -memprofile mem.out ./pkg/server &&
 //        go tool pprof -sample_index=alloc_objects -top mem.out

@@ -152,7 +152,14 @@ func runCmd(args []string) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r, err := startReader(u)
+			var r *reader
+			var err error
+			for try := range 3 { // a busy server may answer 503 to a burst of SETUPs
+				if r, err = startReader(u); err == nil {
+					break
+				}
+				time.Sleep(time.Duration(200*(try+1)) * time.Millisecond)
+			}
 			if err != nil {
 				errs.Add(1)
 				firstErr.CompareAndSwap(nil, err.Error())
@@ -404,16 +411,34 @@ func table(path string, w io.Writer) error {
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Readers < rows[j].Readers })
 
+	// A server keeps up when each reader gets the stream's rate; the row of
+	// the smallest N of each server is the yardstick.
+	perReader := func(r Result) float64 { return r.BytesPerSec / float64(max(r.Playing, 1)) }
+	base := map[string]float64{}
+	for _, r := range rows {
+		if _, ok := base[r.Label]; !ok {
+			base[r.Label] = perReader(r)
+		}
+	}
+	behind := false
+
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "server\tN\tplaying\tCPU s\tCPU s/reader-min\tCPU µs/pkt\tMB/s out\tkB/s/reader\tpkts/s out\tlost\tRSS MB\tpeak RSS MB\treader CPU s\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.4f\t%.2f\t%.2f\t%.1f\t%.0f\t%d\t%.1f\t%.1f\t%.2f\t\n",
+		mark := ""
+		if perReader(r) < 0.9*base[r.Label] {
+			mark, behind = "*", true
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.4f\t%.2f\t%.2f\t%.1f%s\t%.0f\t%d\t%.1f\t%.1f\t%.2f\t\n",
 			r.Label, r.Readers, r.Playing, r.ServerCPU, r.CPUPerReaderMn, cpuPerPacket(r), r.BytesPerSec/1e6,
-			r.BytesPerSec/1e3/float64(max(r.Playing, 1)), r.PacketsPerSec, r.Lost,
+			perReader(r)/1e3, mark, r.PacketsPerSec, r.Lost,
 			float64(r.RSSKB)/1024, float64(r.HWMKB)/1024, r.ReaderCPU)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if behind {
+		fmt.Fprintln(w, "* readers got under 90% of the stream's rate: the server fell behind real time (or the machine is CPU-starved), so its CPU per reader-minute is understated; compare CPU µs/pkt")
 	}
 
 	// Ratios: the first label is avcat, the other one the reference.
