@@ -1,0 +1,183 @@
+package record
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+
+	"github.com/avcat/avcat/pkg/engine"
+	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/media"
+)
+
+// Segmenter is a sink that writes a recording into files named from a
+// template, starting a new file at the first keyframe after each segment
+// boundary. Every file starts with a keyframe and is finalized when the
+// next one starts or when the segmenter closes.
+type Segmenter struct {
+	// Template is a strftime-style path, e.g. cam1/%Y-%m-%d/%H-%M-%S.mp4.
+	Template string
+	// Segment is the target length of a file; 0 means one file.
+	Segment time.Duration
+	// MaxSize starts a new file (at a keyframe) past this many bytes; 0 means no limit.
+	MaxSize int64
+	// New makes the sink that writes one file.
+	New func(path string) (engine.Sink, error)
+	// OnSegment is told each finished file.
+	OnSegment func(path string)
+	// Now is the clock for file names; nil means time.Now.
+	Now func() time.Time
+
+	desc     *description.Session
+	hasVideo bool
+	cur      engine.Sink
+	curPath  string
+	origin   float64 // media time (s) of the first unit
+	next     float64 // media time of the next segment boundary
+	started  bool
+	bytes    int64
+	files    []string
+}
+
+// Files lists the files written so far, in order.
+func (s *Segmenter) Files() []string { return append([]string(nil), s.files...) }
+
+// Needs asks for access units: files hold access units.
+func (s *Segmenter) Needs() engine.Needs { return engine.NeedAccessUnits }
+
+// Lossless: a recording never drops.
+func (s *Segmenter) Lossless() bool { return true }
+
+// Open checks the description and opens the first file, so an unwritable
+// path fails before any media flows.
+func (s *Segmenter) Open(desc *description.Session) error {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if _, err := Expand(s.Template, s.Now()); err != nil {
+		return fault.Wrap(fault.Usage, err)
+	}
+	s.desc = desc
+	for _, m := range desc.Medias {
+		if m.Type == description.MediaTypeVideo {
+			s.hasVideo = true
+		}
+	}
+	return s.openNext()
+}
+
+// uniquePath never returns a path that exists: it adds -1, -2... before
+// the extension.
+func uniquePath(p string) string {
+	if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+		return p
+	}
+	ext := filepath.Ext(p)
+	base := strings.TrimSuffix(p, ext)
+	for i := 1; ; i++ {
+		c := fmt.Sprintf("%s-%d%s", base, i, ext)
+		if _, err := os.Lstat(c); errors.Is(err, fs.ErrNotExist) {
+			return c
+		}
+	}
+}
+
+func (s *Segmenter) openNext() error {
+	name, err := Expand(s.Template, s.Now())
+	if err != nil {
+		return fault.Wrap(fault.Usage, err)
+	}
+	if dir := filepath.Dir(name); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fault.New(fault.Runtime, "cannot create directory for %s: %v", name, unwrapPath(err))
+		}
+	}
+	name = uniquePath(name)
+	sink, err := s.New(name)
+	if err != nil {
+		return err
+	}
+	if err := sink.Open(s.desc); err != nil {
+		return err
+	}
+	s.cur, s.curPath, s.bytes = sink, name, 0
+	s.files = append(s.files, name)
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func unitSeconds(u *media.Unit) float64 {
+	cr := u.Format.ClockRate()
+	if cr <= 0 {
+		return 0
+	}
+	return float64(u.DTS) / float64(cr)
+}
+
+// Write adds a unit, starting a new file when a boundary has passed and
+// the unit can start one (a video keyframe, or anything without video).
+func (s *Segmenter) Write(u *media.Unit) error {
+	if s.cur == nil {
+		return errors.New("recording is closed")
+	}
+	t := unitSeconds(u)
+	canStart := !s.hasVideo || (media.IsVideo(u.Format) && u.Key)
+	if !s.started {
+		s.origin, s.next, s.started = t, t+s.Segment.Seconds(), true
+	} else if canStart && s.due(t) {
+		if err := s.finish(); err != nil {
+			return err
+		}
+		if err := s.openNext(); err != nil {
+			return err
+		}
+		// Boundaries stay on the grid origin + k*Segment, so segments do
+		// not drift by the keyframe delays.
+		for s.Segment > 0 && s.next <= t {
+			s.next += s.Segment.Seconds()
+		}
+		s.started = true
+	}
+	s.bytes += int64(u.Size())
+	return s.cur.Write(u)
+}
+
+func (s *Segmenter) due(t float64) bool {
+	if s.Segment > 0 && t >= s.next {
+		return true
+	}
+	return s.MaxSize > 0 && s.bytes >= s.MaxSize
+}
+
+// finish closes the current file and reports it.
+func (s *Segmenter) finish() error {
+	if s.cur == nil {
+		return nil
+	}
+	err := s.cur.Close()
+	path := s.curPath
+	s.cur = nil
+	if err != nil {
+		return fmt.Errorf("finalize %s: %w", path, err)
+	}
+	if s.OnSegment != nil {
+		s.OnSegment(path)
+	}
+	return nil
+}
+
+// Close finalizes the current file.
+func (s *Segmenter) Close() error { return s.finish() }
