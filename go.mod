@@ -3,6 +3,7 @@ module github.com/avcat/avcat
 go 1.26.8
 
 require (
+	github.com/abema/go-mp4 v1.7.1
 	github.com/bluenviron/gortmplib v1.0.2
 	github.com/bluenviron/gortsplib/v4 v4.16.2
 	github.com/bluenviron/mediacommon/v2 v2.9.4
@@ -14,7 +15,6 @@ require (
 )
 
 require (
-	github.com/abema/go-mp4 v1.7.1 // indirect
 	github.com/asticode/go-astikit v0.30.0 // indirect
 	github.com/asticode/go-astits v1.16.0 // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.6 // indirect

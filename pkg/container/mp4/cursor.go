@@ -7,14 +7,13 @@ import (
 
 // sample is one unit to emit: one sample, or a group of PCM samples.
 type sample struct {
-	num   uint32 // 1-based number of the (first) sample
-	off   uint64 // file offset
-	size  uint64
-	dts   int64 // media units, from stts alone
-	cto   int64 // composition offset (ctts)
-	dur   int64 // media units
-	sync  bool  // stss
-	count uint32
+	num  uint32 // 1-based number of the (first) sample
+	off  uint64 // file offset
+	size uint64
+	dts  int64 // media units, from stts alone
+	cto  int64 // composition offset (ctts)
+	dur  int64 // media units
+	sync bool  // stss
 }
 
 // cursor walks a track's sample tables in decode order, one run-length
@@ -78,7 +77,7 @@ func (c *cursor) next() (sample, bool) {
 	if t.group {
 		k = min(groupMax, c.chunkLeft, c.sttsLeft, t.count-c.n)
 	}
-	s := sample{num: c.n + 1, off: c.pos, dts: c.dts, count: k, sync: true}
+	s := sample{num: c.n + 1, off: c.pos, dts: c.dts, sync: true}
 	s.dur = int64(k) * int64(t.stts[c.sttsI].SampleDelta)
 	if t.sizes != nil {
 		s.size = uint64(t.sizes[c.n])

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -999,6 +1000,43 @@ func BenchmarkDemux(b *testing.B) {
 		n := 0
 		if err := s.Run(context.Background(), func(*media.Unit) { n++ }); err != nil || n != 288 {
 			b.Fatal(n, err)
+		}
+	}
+}
+
+// readSeeker hides ReadAt: the demuxer then seeks and reads.
+type readSeeker struct{ r *bytes.Reader }
+
+func (r readSeeker) Read(p []byte) (int, error)                { return r.r.Read(p) }
+func (r readSeeker) Seek(off int64, whence int) (int64, error) { return r.r.Seek(off, whence) }
+
+func TestReadSeekerOnly(t *testing.T) {
+	b := clip("h264_high_bframes_aac_nofaststart.mp4")(t)
+	want := demux(t, b)
+	s := &Source{Reader: readSeeker{bytes.NewReader(b)}}
+	if _, err := s.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var units []*media.Unit
+	if err := s.Run(context.Background(), func(u *media.Unit) { units = append(units, u) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(units) != 288 || !slices.Equal(hashes(units), hashes(want.units)) {
+		t.Errorf("%d units, differing from the ReaderAt path", len(units))
+	}
+}
+
+// TestAllocationBounded: no input of the table, lying headers included,
+// makes the demuxer allocate more than a few times its size.
+func TestAllocationBounded(t *testing.T) {
+	for _, c := range cases {
+		b := c.data(t)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		demux(t, b)
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20+8*uint64(len(b)) {
+			t.Errorf("%s: %d bytes allocated for %d bytes of input", c.name, n, len(b))
 		}
 	}
 }
