@@ -53,12 +53,9 @@ func (st *stream) writePacket(medi *description.Media, forma format.Format, pkt 
 	_ = st.rtsp.WritePacketRTPWithNTP(medi, pkt, ntp)
 	st.mu.RLock()
 	if len(st.readers) > 0 {
-		u := &media.Unit{
-			Media: medi, Format: forma, PTS: pts, DTS: pts, NoDTS: true, NTP: ntp,
-			Received: time.Now(), Packets: []*rtp.Packet{pkt},
-		}
+		it := readerItem{medi: medi, forma: forma, pkt: pkt, pts: pts, ntp: ntp}
 		for r := range st.readers {
-			r.push(u)
+			r.push(it)
 		}
 	}
 	st.mu.RUnlock()
@@ -81,7 +78,7 @@ func (st *stream) writeUnit(u *media.Unit) {
 	}
 	st.mu.RLock()
 	for r := range st.readers {
-		r.push(u)
+		r.push(readerItem{unit: u})
 	}
 	st.mu.RUnlock()
 }
@@ -127,21 +124,49 @@ func (st *stream) close() {
 // it falls behind, units are dropped and counted, and the publisher never
 // waits for it.
 type unitReader struct {
-	ch      chan *media.Unit
+	ch      chan readerItem
 	once    sync.Once
 	dropped atomic.Uint64
+
+	scratch media.Unit
+	one     [1]*rtp.Packet
+}
+
+// readerItem is a queued unit, or the fields of one RTP packet: forwarding
+// a packet to a unit reader allocates nothing on the publisher's side.
+type readerItem struct {
+	unit  *media.Unit
+	medi  *description.Media
+	forma format.Format
+	pkt   *rtp.Packet
+	pts   int64
+	ntp   time.Time
 }
 
 func newUnitReader() *unitReader {
-	return &unitReader{ch: make(chan *media.Unit, readerQueueSize)}
+	return &unitReader{ch: make(chan readerItem, readerQueueSize)}
 }
 
-func (r *unitReader) push(u *media.Unit) {
+func (r *unitReader) push(it readerItem) {
 	select {
-	case r.ch <- u:
+	case r.ch <- it:
 	default:
 		r.dropped.Add(1)
 	}
+}
+
+// unit turns an item into a unit; for packets it reuses one scratch unit,
+// valid until the next call.
+func (r *unitReader) unit(it readerItem) *media.Unit {
+	if it.unit != nil {
+		return it.unit
+	}
+	r.one[0] = it.pkt
+	r.scratch = media.Unit{
+		Media: it.medi, Format: it.forma, PTS: it.pts, DTS: it.pts, NoDTS: true, NTP: it.ntp,
+		Received: time.Now(), Packets: r.one[:],
+	}
+	return &r.scratch
 }
 
 func (r *unitReader) end() {

@@ -146,9 +146,9 @@ func (c *rtmpConn) play(sc *gortmplib.ServerConn, name string) error {
 
 	go c.drain()
 	_ = c.nc.SetReadDeadline(time.Time{})
-	for u := range ur.ch {
+	for it := range ur.ch {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(s.ReadTimeout))
-		if err := w.WriteUnit(u); err != nil {
+		if err := w.WriteUnit(ur.unit(it)); err != nil {
 			return err
 		}
 	}
