@@ -106,8 +106,9 @@ func decodeIPv4(b []byte) (datagram, skip) {
 	if total > len(b) {
 		return datagram{}, skipTruncated
 	}
-	b = b[:total] // drop link-layer padding
-	if binary.BigEndian.Uint16(b[6:])&0x3fff != 0 { // MF or a fragment offset
+	b = b[:total] // without link-layer padding
+	// More fragments, or a fragment offset.
+	if binary.BigEndian.Uint16(b[6:])&0x3fff != 0 {
 		return datagram{}, skipFragment
 	}
 	src := netip.AddrFrom4([4]byte(b[12:16]))

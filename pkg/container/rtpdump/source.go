@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,7 +112,11 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	for i, m := range desc.Medias {
 		if i > 0 {
 			p := TrackPath(s.Path, i)
-			if f, err := os.Open(p); err == nil {
+			f, err := os.Open(p)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fault.New(fault.Runtime, "%s: %v", p, unwrap(err))
+			}
+			if err == nil {
 				in := &input{name: filepath.Base(p), f: f, byPT: make(map[uint8]binding)}
 				s.inputs = append(s.inputs, in)
 				for _, fo := range m.Formats {
@@ -143,6 +148,12 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	found := false
 	for i, in := range s.inputs {
 		if i > 0 {
+			// An empty track file (a recording killed before its first
+			// flush) has nothing to replay; other damage is an error.
+			if st, err := in.f.Stat(); err == nil && st.Size() == 0 {
+				in.done = true
+				continue
+			}
 			if err := in.readHeader(); err != nil {
 				return nil, err
 			}

@@ -1,0 +1,352 @@
+// Package mux holds what the file sinks (MPEG-TS, MP4, fMP4, FLV,
+// Annex-B, ADTS) share: a Track that turns engine units into frames ready
+// to mux, a Clock that puts every track of a file on one timeline starting
+// at 0, a buffered Output with a sticky, classified write error, and a
+// Flusher that flushes every second.
+//
+// What a Track does to a unit, in order:
+//   - video starts at its first keyframe, and only once its parameter sets
+//     are known (from the format or in-band); earlier units are dropped;
+//   - before every random access unit that lacks them, the parameter sets
+//     are inserted (VPS/SPS/PPS for H.265, SPS/PPS for H.264), from the
+//     last in-band ones or the format's;
+//   - a unit with NoDTS (RTP carries no decode time) gets its DTS derived:
+//     H.264 with mediacommon's DTSExtractor, as pkg/rtmp's writer does;
+//     H.265 from the reorder depth of its SPS (see reorderDTS);
+//   - the file's origin is the DTS of the first video keyframe (of the
+//     first unit, in files without video), as a duration; it is
+//     subtracted from every track, so A/V sync is kept and the file starts
+//     at 0. Units before the origin are dropped: audio waits for the video
+//     to start (at most AudioWait, then audio starts the file);
+//   - DTS is made strictly increasing per track (bumped by one tick), and
+//     PTS is never below DTS.
+package mux
+
+import (
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+
+	"github.com/avcat/avcat/pkg/media"
+)
+
+// Clock is the timeline shared by the tracks of one file: its origin is
+// the decode time of the first video keyframe (of the first unit, in
+// files without video).
+type Clock struct {
+	set    bool
+	origin time.Duration
+	video  bool // a video track exists: it starts the file
+}
+
+// Started reports whether the origin is set.
+func (c *Clock) Started() bool { return c.set }
+
+// Origin is the absolute time that became 0 in the file.
+func (c *Clock) Origin() time.Duration { return c.origin }
+
+// AudioWait is how long audio waits for the video to start a file
+// (timestamps of the audio track) before it starts the file itself.
+const AudioWait = 5 * time.Second
+
+// Frame is a unit ready to mux: timestamps relative to the file start, in
+// the format's clock rate.
+type Frame struct {
+	PTS int64
+	DTS int64
+	// AU is the access unit (NALUs without start codes), or the audio
+	// access units / packets of the unit.
+	AU [][]byte
+	// Key reports a random access point (always true for audio).
+	Key bool
+}
+
+type codecKind int
+
+const (
+	codecOther codecKind = iota
+	codecH264
+	codecH265
+)
+
+// Track prepares the units of one format. It is not safe for concurrent
+// use.
+type Track struct {
+	// Format is the track's format.
+	Format format.Format
+
+	clock     *Clock
+	rate      int64
+	kind      codecKind
+	video     bool
+	started   bool
+	offset    int64
+	offsetSet bool
+	lastDTS   int64
+	hasLast   bool
+	ex264     *h264.DTSExtractor
+	re265     reorderDTS
+	waitFrom  int64 // first DTS of an audio track waiting for video
+	waiting   bool
+	vps       []byte
+	sps       []byte
+	pps       []byte
+}
+
+// NewTrack prepares the units of f on clock c. The parameter sets of the
+// format (the SDP) are the first known ones.
+func NewTrack(f format.Format, c *Clock) *Track {
+	t := &Track{Format: f, clock: c, rate: int64(f.ClockRate()), video: media.IsVideo(f)}
+	if t.rate <= 0 {
+		t.rate = 90000
+	}
+	if t.video {
+		c.video = true
+	}
+	switch f := f.(type) {
+	case *format.H264:
+		t.kind = codecH264
+		t.sps, t.pps = f.SafeParams()
+	case *format.H265:
+		t.kind = codecH265
+		t.vps, t.sps, t.pps = f.SafeParams()
+	}
+	return t
+}
+
+// ClockRate is the track's clock rate (ticks per second).
+func (t *Track) ClockRate() int64 { return t.rate }
+
+// IsVideo reports whether the track is video.
+func (t *Track) IsVideo() bool { return t.video }
+
+// Started reports whether the track emitted its first frame.
+func (t *Track) Started() bool { return t.started }
+
+// Restart makes the track wait for a keyframe again (the timeline is
+// kept). Sinks use it when they had to drop a frame they could not write
+// yet.
+func (t *Track) Restart() { t.started = false }
+
+// Params returns the parameter sets known so far: the last in-band ones,
+// or the format's. For H.264 vps is nil.
+func (t *Track) Params() (vps, sps, pps []byte) { return t.vps, t.sps, t.pps }
+
+// HasParams reports whether the track can be described: for H.264 and
+// H.265 its parameter sets are known; other codecs always can.
+func (t *Track) HasParams() bool {
+	switch t.kind {
+	case codecH264:
+		return t.sps != nil && t.pps != nil
+	case codecH265:
+		return t.vps != nil && t.sps != nil && t.pps != nil
+	}
+	return true
+}
+
+// Prepare turns a decoded unit into a frame; ok is false when the unit is
+// dropped (undecoded, video before its first usable keyframe, DTS not
+// derivable yet, or before the file's origin).
+func (t *Track) Prepare(u *media.Unit) (fr Frame, ok bool) {
+	if len(u.Payload) == 0 {
+		return Frame{}, false
+	}
+	au := u.Payload
+	key := true
+	if t.kind != codecOther {
+		au = nonEmpty(au)
+		if len(au) == 0 {
+			return Frame{}, false
+		}
+		t.learn(au)
+		key = u.Key || media.IsRandomAccess(t.Format, au)
+		if key {
+			au = t.withParams(au)
+		}
+		if !t.started && (!key || !t.HasParams()) {
+			return Frame{}, false
+		}
+	} else if t.video && !t.started && !u.Key {
+		return Frame{}, false
+	}
+
+	pts, dts := u.PTS, u.DTS
+	if u.NoDTS {
+		dts = pts
+		switch t.kind {
+		case codecH264:
+			if t.ex264 == nil {
+				t.ex264 = &h264.DTSExtractor{}
+				t.ex264.Initialize()
+			}
+			// After the start, a frame the extractor fails on is kept
+			// with DTS=PTS (made monotonic below): dropping it would break
+			// the frames that reference it.
+			d, err := t.ex264.Extract(au, pts)
+			if err == nil {
+				dts = d
+			} else if !t.started {
+				return Frame{}, false // waits for the SPS and an IDR
+			}
+		case codecH265:
+			if t.sps == nil {
+				return Frame{}, false
+			}
+			t.re265.setSPS(t.sps)
+			dts = min(t.re265.next(pts), pts)
+		}
+	}
+
+	if !t.offsetSet {
+		if !t.clock.set && t.clock.video && !t.video {
+			// audio waits for the video to start the file
+			if !t.waiting {
+				t.waiting, t.waitFrom = true, dts
+			}
+			if dts-t.waitFrom < int64(AudioWait/time.Millisecond)*t.rate/1000 {
+				return Frame{}, false
+			}
+		}
+		if !t.clock.set {
+			t.clock.set = true
+			t.clock.origin = ToDuration(dts, t.rate)
+		}
+		t.offset = FromDuration(t.clock.origin, t.rate)
+		t.offsetSet = true
+	}
+	dts -= t.offset
+	pts -= t.offset
+	if dts < 0 && !t.hasLast {
+		return Frame{}, false // before the file's start
+	}
+	if t.hasLast && dts <= t.lastDTS {
+		dts = t.lastDTS + 1
+	}
+	pts = max(pts, dts)
+	t.started = true
+	t.lastDTS, t.hasLast = dts, true
+	return Frame{PTS: pts, DTS: dts, AU: au, Key: key}, true
+}
+
+// learn keeps the last in-band parameter sets.
+func (t *Track) learn(au [][]byte) {
+	for _, n := range au {
+		switch t.kind {
+		case codecH264:
+			switch h264.NALUType(n[0] & 0x1f) {
+			case h264.NALUTypeSPS:
+				t.sps = n
+			case h264.NALUTypePPS:
+				t.pps = n
+			}
+		case codecH265:
+			switch h265.NALUType((n[0] >> 1) & 0x3f) {
+			case h265.NALUType_VPS_NUT:
+				t.vps = n
+			case h265.NALUType_SPS_NUT:
+				t.sps = n
+			case h265.NALUType_PPS_NUT:
+				t.pps = n
+			}
+		}
+	}
+}
+
+// withParams inserts the parameter sets a random access unit lacks,
+// after a leading access unit delimiter.
+func (t *Track) withParams(au [][]byte) [][]byte {
+	var have [3]bool // vps, sps, pps
+	lead := 0
+	for i, n := range au {
+		switch t.kind {
+		case codecH264:
+			switch h264.NALUType(n[0] & 0x1f) {
+			case h264.NALUTypeSPS:
+				have[1] = true
+			case h264.NALUTypePPS:
+				have[2] = true
+			case h264.NALUTypeAccessUnitDelimiter:
+				if i == 0 {
+					lead = 1
+				}
+			}
+		case codecH265:
+			switch h265.NALUType((n[0] >> 1) & 0x3f) {
+			case h265.NALUType_VPS_NUT:
+				have[0] = true
+			case h265.NALUType_SPS_NUT:
+				have[1] = true
+			case h265.NALUType_PPS_NUT:
+				have[2] = true
+			case h265.NALUType_AUD_NUT:
+				if i == 0 {
+					lead = 1
+				}
+			}
+		}
+	}
+	if t.kind == codecH264 {
+		have[0] = true
+	}
+	var ins [][]byte
+	for i, p := range [][]byte{t.vps, t.sps, t.pps} {
+		if !have[i] && p != nil {
+			ins = append(ins, p)
+		}
+	}
+	if len(ins) == 0 {
+		return au
+	}
+	out := make([][]byte, 0, len(au)+len(ins))
+	out = append(out, au[:lead]...)
+	out = append(out, ins...)
+	return append(out, au[lead:]...)
+}
+
+func nonEmpty(au [][]byte) [][]byte {
+	for _, n := range au {
+		if len(n) == 0 {
+			out := make([][]byte, 0, len(au))
+			for _, n := range au {
+				if len(n) > 0 {
+					out = append(out, n)
+				}
+			}
+			return out
+		}
+	}
+	return au
+}
+
+// ToDuration converts ticks of a clock rate to a duration without
+// overflowing for large values.
+func ToDuration(v, rate int64) time.Duration {
+	secs, rem := v/rate, v%rate
+	return time.Duration(secs)*time.Second + time.Duration(rem*int64(time.Second)/rate)
+}
+
+// FromDuration converts a duration to ticks of a clock rate (rounded to
+// nearest) without overflowing for large values.
+func FromDuration(d time.Duration, rate int64) int64 {
+	secs, rem := int64(d/time.Second), int64(d%time.Second)
+	v := rem * rate
+	q := v / int64(time.Second)
+	if r := v % int64(time.Second); 2*r >= int64(time.Second) {
+		q++
+	} else if 2*r <= -int64(time.Second) {
+		q--
+	}
+	return secs*rate + q
+}
+
+// Rescale converts v ticks at clock rate from to clock rate to (rounded
+// down), without overflowing for large values.
+func Rescale(v, from, to int64) int64 {
+	if from == to {
+		return v
+	}
+	secs, rem := v/from, v%from
+	return secs*to + rem*to/from
+}
