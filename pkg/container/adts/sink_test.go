@@ -13,7 +13,7 @@ import (
 
 	"github.com/avcat/avcat/internal/testpeer"
 	"github.com/avcat/avcat/pkg/container/adts"
-	"github.com/avcat/avcat/pkg/container/mp4w/mux/muxtest"
+	"github.com/avcat/avcat/pkg/container/mux/muxtest"
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/media"
 )

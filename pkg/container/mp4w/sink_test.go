@@ -16,7 +16,7 @@ import (
 	"github.com/avcat/avcat/internal/testpeer"
 	"github.com/avcat/avcat/pkg/container/mp4"
 	"github.com/avcat/avcat/pkg/container/mp4w"
-	"github.com/avcat/avcat/pkg/container/mp4w/mux/muxtest"
+	"github.com/avcat/avcat/pkg/container/mux/muxtest"
 	"github.com/avcat/avcat/pkg/container/mpegts"
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/fault"

@@ -17,7 +17,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 
-	"github.com/avcat/avcat/pkg/container/mp4w/mux"
+	"github.com/avcat/avcat/pkg/container/mux"
 )
 
 // Supported lists the codecs the MP4 sinks write, for messages.
