@@ -12,8 +12,8 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 
 	"github.com/avcat/avcat/internal/testpeer"
-	"github.com/avcat/avcat/pkg/container/mux/muxtest"
 	"github.com/avcat/avcat/pkg/container/mpegts"
+	"github.com/avcat/avcat/pkg/container/mux/muxtest"
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/media"
 )

@@ -30,7 +30,7 @@ import (
 // MediaDir is testdata/media at the module root.
 func MediaDir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "..", "testdata", "media")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "testdata", "media")
 }
 
 // Clip is the path of a committed clip.
