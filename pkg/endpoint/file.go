@@ -12,22 +12,26 @@ import (
 	"github.com/avcat/avcat/pkg/container/flv"
 	"github.com/avcat/avcat/pkg/container/mp4"
 	"github.com/avcat/avcat/pkg/container/mpegts"
+	"github.com/avcat/avcat/pkg/container/pcap"
+	"github.com/avcat/avcat/pkg/container/rtpdump"
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/fault"
 )
 
 // Input formats of files.
 const (
-	FormatMP4    = "mp4"
-	FormatMPEGTS = "ts"
-	FormatFLV    = "flv"
-	FormatH264   = "h264"
-	FormatH265   = "h265"
-	FormatAAC    = "aac"
+	FormatMP4     = "mp4"
+	FormatMPEGTS  = "ts"
+	FormatFLV     = "flv"
+	FormatH264    = "h264"
+	FormatH265    = "h265"
+	FormatAAC     = "aac"
+	FormatRTPDump = "rtpdump"
+	FormatPcap    = "pcap"
 )
 
 // InputFormats lists the accepted --format values for inputs.
-var InputFormats = []string{FormatMP4, FormatMPEGTS, FormatFLV, FormatH264, FormatH265, FormatAAC}
+var InputFormats = []string{FormatMP4, FormatMPEGTS, FormatFLV, FormatH264, FormatH265, FormatAAC, FormatRTPDump, FormatPcap}
 
 var extFormats = map[string]string{
 	".mp4": FormatMP4, ".mov": FormatMP4, ".m4v": FormatMP4, ".m4a": FormatMP4,
@@ -36,6 +40,8 @@ var extFormats = map[string]string{
 	".h264": FormatH264, ".264": FormatH264, ".avc": FormatH264,
 	".h265": FormatH265, ".265": FormatH265, ".hevc": FormatH265,
 	".aac": FormatAAC, ".adts": FormatAAC,
+	".rtpdump": FormatRTPDump, ".rtp": FormatRTPDump,
+	".pcap": FormatPcap,
 }
 
 // FileFormat picks the input format from --format or the extension.
@@ -56,7 +62,7 @@ func FileFormat(path, override string) (string, error) {
 	if f, ok := extFormats[ext]; ok {
 		return f, nil
 	}
-	return "", fault.New(fault.Unsupported, "%s: unknown file type %q: use one of .mp4 .mov .ts .flv .h264 .h265 .aac, or --format", filepath.Base(path), ext)
+	return "", fault.New(fault.Unsupported, "%s: unknown file type %q: use one of .mp4 .mov .ts .flv .h264 .h265 .aac .rtpdump .pcap, or --format", filepath.Base(path), ext)
 }
 
 // FileOptions tune file sources.
@@ -65,6 +71,8 @@ type FileOptions struct {
 	Format string
 	// FPS times raw H.264/H.265 (default 25).
 	FPS float64
+	// SDP describes an rtpdump or pcap capture (default NAME.sdp beside it).
+	SDP string
 }
 
 // FileSource checks that path is a readable file of a known format and
@@ -105,6 +113,10 @@ func (r *Resolver) FileSource(path string, o FileOptions) (func() engine.Source,
 				codec = format
 			}
 			return &annexb.Source{Path: path, Codec: codec, FPS: o.FPS}
+		case FormatRTPDump:
+			return &rtpdump.Source{Path: path, SDP: o.SDP}
+		case FormatPcap:
+			return &pcap.Source{Path: path, SDP: o.SDP}
 		default:
 			return &adts.Source{Path: path}
 		}

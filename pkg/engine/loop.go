@@ -6,6 +6,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
 
 	"github.com/avcat/avcat/pkg/media"
 )
@@ -62,6 +63,7 @@ func (l *Loop) Run(ctx context.Context, emit func(*media.Unit)) error {
 		}
 	}
 	var offset float64 // seconds added to this iteration's timestamps
+	cont := newRTPContinuity(len(formats))
 	src, cur := l.first, l.desc
 	for i := 0; l.Count == 0 || i < l.Count; i++ {
 		if i > 0 {
@@ -83,6 +85,7 @@ func (l *Loop) Run(ctx context.Context, emit func(*media.Unit)) error {
 		for j, f := range formatList(cur) {
 			index[f] = j
 		}
+		cont.newIteration(i)
 		lastPTS := make([]int64, len(formats))
 		lastDelta := make([]int64, len(formats))
 		seen := make([]bool, len(formats))
@@ -99,6 +102,9 @@ func (l *Loop) Run(ctx context.Context, emit func(*media.Unit)) error {
 			out.Format, out.Media = f, medias[f]
 			out.PTS += shift
 			out.DTS += shift
+			if len(u.Packets) > 0 {
+				out.Packets = cont.rewrite(j, u.Packets, out.PTS)
+			}
 			if seen[j] && u.PTS > lastPTS[j] {
 				lastDelta[j] = u.PTS - lastPTS[j]
 			}
@@ -137,4 +143,54 @@ func (l *Loop) Close() error {
 		return l.first.Close()
 	}
 	return nil
+}
+
+// rtpContinuity keeps forwarded RTP packets continuous across loops: the
+// sequence numbers go on from the last iteration's, and RTP timestamps
+// follow the shifted PTS. The first iteration passes packets untouched.
+type rtpContinuity struct {
+	iteration int
+	tsBase    []int64
+	haveBase  []bool
+	lastSeq   []uint16
+	seqOff    []uint16
+	started   []bool
+}
+
+func newRTPContinuity(n int) *rtpContinuity {
+	return &rtpContinuity{
+		tsBase: make([]int64, n), haveBase: make([]bool, n),
+		lastSeq: make([]uint16, n), seqOff: make([]uint16, n), started: make([]bool, n),
+	}
+}
+
+func (c *rtpContinuity) newIteration(i int) {
+	c.iteration = i
+	for j := range c.started {
+		c.started[j] = false
+	}
+}
+
+func (c *rtpContinuity) rewrite(j int, pkts []*rtp.Packet, pts int64) []*rtp.Packet {
+	if !c.haveBase[j] {
+		c.tsBase[j] = int64(pkts[0].Timestamp) - pts
+		c.haveBase[j] = true
+	}
+	if c.iteration == 0 {
+		c.lastSeq[j] = pkts[len(pkts)-1].SequenceNumber
+		return pkts
+	}
+	if !c.started[j] {
+		c.seqOff[j] = c.lastSeq[j] + 1 - pkts[0].SequenceNumber
+		c.started[j] = true
+	}
+	out := make([]*rtp.Packet, len(pkts))
+	for k, p := range pkts {
+		np := *p // the payload is shared; the header is this iteration's
+		np.SequenceNumber = p.SequenceNumber + c.seqOff[j]
+		np.Timestamp = uint32(c.tsBase[j] + pts + int64(p.Timestamp) - int64(pkts[0].Timestamp))
+		out[k] = &np
+		c.lastSeq[j] = np.SequenceNumber
+	}
+	return out
 }
