@@ -51,6 +51,12 @@ func RunClientEnv(t testing.TB, limit time.Duration, env []string, name string, 
 	return runBounded(limit, env, name, args...)
 }
 
+// RunBounded is RunClient without a test, for goroutines (a test's
+// goroutine must not call t.Fatal or t.Skip): call Require first.
+func RunBounded(limit time.Duration, env []string, name string, args ...string) *ClientResult {
+	return runBounded(limit, env, name, args...)
+}
+
 func runBounded(limit time.Duration, env []string, name string, args ...string) *ClientResult {
 	secs := max(1, int((limit+time.Second-1)/time.Second))
 	full := append([]string{"-k", "3", strconv.Itoa(secs), name}, args...)

@@ -31,6 +31,8 @@ type SourceOptions struct {
 	UserAgent  string
 	// InsecureTLS skips certificate checks for rtsps:// and rtmps://.
 	InsecureTLS bool
+	// Start asks an RTSP server to begin at this offset (recorded streams).
+	Start time.Duration
 }
 
 // SourceOpener builds a source for a parsed URL.
@@ -52,7 +54,7 @@ func NewResolver(cfg Config) *Resolver {
 		return &rtsp.Source{Config: rtsp.Config{
 			URL: u, Transport: o.Transport, Timeout: r.cfg.Timeout,
 			UserAgent: o.UserAgent, TLSConfig: tlsConfig(u, o), Logger: r.cfg.Logger,
-		}}, nil
+		}, Start: o.Start}, nil
 	}
 	rtmpOpener := func(u *url.URL, o SourceOptions) (engine.Source, error) {
 		return &rtmp.Source{URL: u, Timeout: r.cfg.Timeout, TLSConfig: tlsConfig(u, o), Logger: r.cfg.Logger}, nil

@@ -239,3 +239,25 @@ func BenchmarkSessionEmit(b *testing.B) {
 		st.observe(u)
 	}
 }
+
+func TestSessionFramesAndGap(t *testing.T) {
+	desc, f := testDesc()
+	sink := &recordSink{lossless: true}
+	s := &Session{Source: &fakeSource{desc: desc, units: units(f, 50), hold: true}, Sinks: []Sink{sink}, MaxFrames: 20}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.Reason() != StopFrames || sink.count() != 20 {
+		t.Fatalf("reason %v, %d units; want frame limit at 20", s.Reason(), sink.count())
+	}
+
+	sink2 := &recordSink{}
+	s2 := &Session{Source: &fakeSource{desc: desc, units: units(f, 3), hold: true}, Sinks: []Sink{sink2}, Gap: 200 * time.Millisecond}
+	start := time.Now()
+	if err := s2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s2.Reason() != StopGap || time.Since(start) > 5*time.Second {
+		t.Fatalf("reason %v after %v; want a gap stop", s2.Reason(), time.Since(start))
+	}
+}

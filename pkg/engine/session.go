@@ -27,6 +27,8 @@ const (
 	StopDuration            // Duration elapsed
 	StopCanceled            // the context was canceled (signal)
 	StopError               // the source or a sink failed
+	StopFrames              // MaxFrames reached
+	StopGap                 // nothing arrived for Gap
 )
 
 func (r StopReason) String() string {
@@ -39,6 +41,10 @@ func (r StopReason) String() string {
 		return "interrupted"
 	case StopError:
 		return "error"
+	case StopFrames:
+		return "frame limit reached"
+	case StopGap:
+		return "no data for the gap limit"
 	}
 	return "running"
 }
@@ -53,6 +59,11 @@ type Session struct {
 	QueueSize int
 	// Duration stops the session after this long; 0 means no limit.
 	Duration time.Duration
+	// MaxFrames stops after this many video frames (any frames when there
+	// is no video); 0 means no limit.
+	MaxFrames uint64
+	// Gap stops the session when nothing arrives for this long; 0 disables.
+	Gap time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -158,11 +169,37 @@ func (s *Session) Run(ctx context.Context) error {
 		go q.run(sinkFailed)
 	}
 
+	hasVideo := false
+	for _, f := range formatsOf(s.desc) {
+		if media.IsVideo(f) {
+			hasVideo = true
+		}
+	}
+	limit := make(chan StopReason, 1)
+	var frames atomic.Uint64
+	var lastUnit atomic.Int64
+	lastUnit.Store(time.Now().UnixNano())
+
 	var closing atomic.Bool
 	var emitMu sync.Mutex
 	emit := func(u *media.Unit) {
 		if closing.Load() {
 			return
+		}
+		lastUnit.Store(time.Now().UnixNano())
+		if s.MaxFrames > 0 && u.Decoded() && (!hasVideo || media.IsVideo(u.Format)) {
+			n := frames.Add(1)
+			if n > s.MaxFrames {
+				return
+			}
+			if n == s.MaxFrames {
+				defer func() {
+					select {
+					case limit <- StopFrames:
+					default:
+					}
+				}()
+			}
 		}
 		stats.observe(u)
 		emitMu.Lock()
@@ -184,6 +221,9 @@ func (s *Session) Run(ctx context.Context) error {
 		defer t.Stop()
 		timer = t.C
 	}
+	if s.Gap > 0 {
+		go watchGap(runCtx, s.Gap, &lastUnit, limit)
+	}
 
 	var runErr error
 	select {
@@ -198,6 +238,8 @@ func (s *Session) Run(ctx context.Context) error {
 		}
 	case <-timer:
 		s.reason = StopDuration
+	case r := <-limit:
+		s.reason = r
 	case <-ctx.Done():
 		s.reason = StopCanceled
 	case err := <-sinkFailed:
@@ -229,6 +271,26 @@ func (s *Session) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// watchGap reports StopGap when no unit arrived for gap.
+func watchGap(ctx context.Context, gap time.Duration, last *atomic.Int64, out chan<- StopReason) {
+	tick := time.NewTicker(min(gap/4, 250*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if time.Since(time.Unix(0, last.Load())) >= gap {
+				select {
+				case out <- StopGap:
+				default:
+				}
+				return
+			}
+		}
+	}
 }
 
 func (q *sinkQueue) push(ctx context.Context, u *media.Unit) {

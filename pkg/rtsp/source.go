@@ -15,6 +15,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/headers"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
 
@@ -48,6 +49,8 @@ func ParseTransport(s string) (*gortsplib.Transport, error) {
 // Source plays an RTSP URL: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN.
 type Source struct {
 	Config
+	// Start asks the server to begin at this offset (Range: npt=START-).
+	Start time.Duration
 
 	client   *gortsplib.Client
 	base     *base.URL
@@ -217,7 +220,11 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 		})
 	})
 
-	if _, err := s.client.Play(nil); err != nil {
+	var ra *headers.Range
+	if s.Start > 0 {
+		ra = &headers.Range{Value: &headers.RangeNPT{Start: s.Start}}
+	}
+	if _, err := s.client.Play(ra); err != nil {
 		return s.ctxErr(ctx, err)
 	}
 

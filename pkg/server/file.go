@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/media"
+	"github.com/avcat/avcat/pkg/rtsp"
 )
 
 // fileTemplate describes a file path; its stream only answers DESCRIBE.
@@ -208,35 +207,10 @@ func cloneDescription(d *description.Session) (*description.Session, error) {
 	return &out, nil
 }
 
-// parseNPTStart reads the start of "Range: npt=START-[END]".
+// parseNPTStart reads the start of a Range header.
 func parseNPTStart(v base.HeaderValue) (time.Duration, bool) {
 	if len(v) == 0 {
 		return 0, false
 	}
-	r := strings.TrimSpace(v[0])
-	if !strings.HasPrefix(r, "npt=") {
-		return 0, false
-	}
-	startStr, _, _ := strings.Cut(strings.TrimPrefix(r, "npt="), "-")
-	startStr = strings.TrimSpace(startStr)
-	if startStr == "" || startStr == "now" {
-		return 0, false
-	}
-	if strings.Contains(startStr, ":") { // hh:mm:ss[.frac]
-		parts := strings.Split(startStr, ":")
-		var secs float64
-		for _, p := range parts {
-			f, err := strconv.ParseFloat(p, 64)
-			if err != nil || f < 0 {
-				return 0, false
-			}
-			secs = secs*60 + f
-		}
-		return time.Duration(secs * float64(time.Second)), true
-	}
-	f, err := strconv.ParseFloat(startStr, 64)
-	if err != nil || f < 0 || f > 1e7 {
-		return 0, false
-	}
-	return time.Duration(f * float64(time.Second)), true
+	return rtsp.ParseNPTStart(v[0])
 }

@@ -165,7 +165,9 @@ func pushRun(ctx context.Context, opts *Options) error {
 	default:
 		f, err := os.Create(opts.StatsJSON)
 		if err != nil {
-			sess.Run(context.Background()) //nolint:errcheck // closes source and sink
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = sess.Run(ctx) // a canceled run only closes the source and sink
 			return fmt.Errorf("--stats-json: %w", err)
 		}
 		defer f.Close()

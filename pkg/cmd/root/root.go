@@ -14,7 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/avcat/avcat/pkg/cmd/probe"
+	"github.com/avcat/avcat/pkg/cmd/pull"
 	"github.com/avcat/avcat/pkg/cmd/push"
+	"github.com/avcat/avcat/pkg/cmd/record"
+	"github.com/avcat/avcat/pkg/cmd/rtmppull"
 	"github.com/avcat/avcat/pkg/cmd/serve"
 	"github.com/avcat/avcat/pkg/cmdutil"
 	"github.com/avcat/avcat/pkg/iostreams"
@@ -69,6 +72,9 @@ stdout carries only payload (media, SDP, JSON); everything else goes to stderr.`
 	cmd.AddCommand(probe.NewCmdProbe(f, nil))
 	cmd.AddCommand(serve.NewCmdServe(f, nil))
 	cmd.AddCommand(push.NewCmdPush(f, nil))
+	cmd.AddCommand(pull.NewCmdPull(f, nil))
+	cmd.AddCommand(record.NewCmdRecord(f, nil))
+	cmd.AddCommand(rtmppull.NewCmdRTMPPull(f, nil))
 	return cmd
 }
 
