@@ -113,7 +113,7 @@ type SinkOptions struct {
 	InsecureTLS bool
 }
 
-// NetworkSink resolves an rtsp(s):// URL to a publishing sink.
+// NetworkSink resolves an rtsp(s):// or rtmp(s):// URL to a publishing sink.
 func (r *Resolver) NetworkSink(spec string, o SinkOptions) (engine.Sink, *url.URL, error) {
 	u, err := mediaurl.ParseURL(spec)
 	if err != nil {
@@ -127,8 +127,11 @@ func (r *Resolver) NetworkSink(spec string, o SinkOptions) (engine.Sink, *url.UR
 			URL: u, Transport: o.Transport, Timeout: r.cfg.Timeout,
 			UserAgent: o.UserAgent, TLSConfig: tlsConfig(u, so), Logger: r.cfg.Logger,
 		}}, u, nil
+	case mediaurl.SchemeRTMP, mediaurl.SchemeRTMPS:
+		so := SourceOptions{InsecureTLS: o.InsecureTLS}
+		return &rtmp.Sink{URL: u, Timeout: r.cfg.Timeout, TLSConfig: tlsConfig(u, so), Logger: r.cfg.Logger}, u, nil
 	}
-	return nil, nil, fault.New(fault.Usage, "cannot publish to %s:// URLs here: use rtsp:// or rtsps://", u.Scheme)
+	return nil, nil, fault.New(fault.Usage, "cannot publish to %s:// URLs", u.Scheme)
 }
 
 func withCreds(u *url.URL, user, pass string) {

@@ -82,6 +82,9 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if isEOF(err) {
+			return nil, fault.New(fault.Network, "%s closed the connection before accepting the play (wrong application %q or stream key?)", hostPort, app)
+		}
 		return nil, classify(err, hostPort, s.Timeout, dctx.Err() != nil)
 	}
 	s.Logger.Debugf("< play accepted (NetStream.Play.Start)")

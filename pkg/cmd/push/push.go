@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,9 @@ type Options struct {
 	Logger    func() *logging.Logger
 	Endpoints func() *endpoint.Resolver
 
+	// RTMP is set for rtmp-push: RTMP URLs only, no RTP transport.
+	RTMP bool
+
 	Input     string
 	URL       string
 	Format    string
@@ -40,6 +44,7 @@ type Options struct {
 	VideoOnly bool
 	AudioOnly bool
 	StatsJSON string
+	SDP       string
 }
 
 // NewCmdPush builds the push command. runF replaces the run in tests.
@@ -63,27 +68,41 @@ with continuous RTP timestamps and sequence numbers.`,
 		Args: cmdutil.ExactArgs(2, "INPUT and URL arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Input, opts.URL = args[0], args[1]
-			if err := cmdutil.EnumFlag("transport", opts.Transport, "tcp", "udp"); err != nil {
+			if err := opts.Validate(); err != nil {
 				return err
-			}
-			if opts.Speed <= 0 {
-				return cmdutil.FlagErrorf("--speed must be positive")
-			}
-			if opts.Loop < 0 {
-				return cmdutil.FlagErrorf("--loop must not be negative (0 means forever)")
-			}
-			if opts.VideoOnly && opts.AudioOnly {
-				return cmdutil.FlagErrorf("--video-only and --audio-only exclude each other")
-			}
-			if opts.Input == "-" && opts.Loop != 1 {
-				return cmdutil.FlagErrorf("--loop needs a file: stdin can be read only once")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return pushRun(cmd.Context(), opts)
+			return Run(cmd.Context(), opts)
 		},
 	}
+	opts.AddFlags(cmd)
+	return cmd
+}
+
+// Validate checks flag combinations (shared with rtmp-push).
+func (opts *Options) Validate() error {
+	if !opts.RTMP {
+		if err := cmdutil.EnumFlag("transport", opts.Transport, "tcp", "udp"); err != nil {
+			return err
+		}
+	}
+	switch {
+	case opts.Speed <= 0:
+		return cmdutil.FlagErrorf("--speed must be positive")
+	case opts.Loop < 0:
+		return cmdutil.FlagErrorf("--loop must not be negative (0 means forever)")
+	case opts.VideoOnly && opts.AudioOnly:
+		return cmdutil.FlagErrorf("--video-only and --audio-only exclude each other")
+	case opts.Input == "-" && opts.Loop != 1:
+		return cmdutil.FlagErrorf("--loop needs a file: stdin can be read only once")
+	}
+	return nil
+}
+
+// AddFlags registers push's flags on cmd (shared with rtmp-push).
+func (opts *Options) AddFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Format, "format", "", "input format: mp4, ts, flv, h264, h265, aac (default: from the extension, or sniffed on stdin)")
 	fl.Float64Var(&opts.FPS, "fps", 0, "frame rate of raw H.264/H.265 input (default: from the SPS, else 25)")
@@ -91,17 +110,20 @@ with continuous RTP timestamps and sequence numbers.`,
 	fl.Lookup("loop").NoOptDefVal = "0"
 	fl.Float64Var(&opts.Speed, "speed", 1, "pace at this multiple of real time")
 	fl.BoolVar(&opts.NoPace, "no-pace", false, "send as fast as the server accepts")
-	fl.StringVar(&opts.Transport, "transport", "tcp", "RTP transport: tcp or udp")
 	fl.StringVar(&opts.User, "user", "", "user name (overrides the URL's)")
 	fl.StringVar(&opts.Pass, "pass", "", "password (overrides the URL's)")
-	fl.StringVar(&opts.UserAgent, "user-agent", "", "RTSP User-Agent header")
-	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates (rtsps://)")
+	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates (rtsps://, rtmps://)")
 	fl.BoolVar(&opts.VideoOnly, "video-only", false, "send only the video tracks")
 	fl.BoolVar(&opts.AudioOnly, "audio-only", false, "send only the audio tracks")
 	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats to FILE (- for stdout)")
-	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions([]string{"tcp", "udp"}, cobra.ShellCompDirectiveNoFileComp))
+	fl.StringVar(&opts.SDP, "sdp", "", "SDP describing an rtpdump or pcap input (default NAME.sdp beside it)")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(endpoint.InputFormats, cobra.ShellCompDirectiveNoFileComp))
-	return cmd
+	if opts.RTMP {
+		return
+	}
+	fl.StringVar(&opts.Transport, "transport", "tcp", "RTP transport: tcp or udp")
+	fl.StringVar(&opts.UserAgent, "user-agent", "", "RTSP User-Agent header")
+	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions([]string{"tcp", "udp"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // openInput builds the source chain: input, loop, selection, pacing.
@@ -116,7 +138,7 @@ func openInput(opts *Options, resolver *endpoint.Resolver) (engine.Source, *atom
 		}
 		src = s
 	} else {
-		open, err := resolver.FileSource(opts.Input, endpoint.FileOptions{Format: opts.Format, FPS: opts.FPS})
+		open, err := resolver.FileSource(opts.Input, endpoint.FileOptions{Format: opts.Format, FPS: opts.FPS, SDP: opts.SDP})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -135,7 +157,8 @@ func openInput(opts *Options, resolver *endpoint.Resolver) (engine.Source, *atom
 	return src, loops, nil
 }
 
-func pushRun(ctx context.Context, opts *Options) error {
+// Run publishes the input.
+func Run(ctx context.Context, opts *Options) error {
 	resolver := opts.Endpoints()
 	sink, u, err := resolver.NetworkSink(opts.URL, endpoint.SinkOptions{
 		Transport: opts.Transport, User: opts.User, Pass: opts.Pass,
@@ -143,6 +166,13 @@ func pushRun(ctx context.Context, opts *Options) error {
 	})
 	if err != nil {
 		return err
+	}
+	isRTMP := strings.HasPrefix(u.Scheme, "rtmp")
+	if isRTMP != opts.RTMP {
+		if opts.RTMP {
+			return cmdutil.FlagErrorf("rtmp-push needs an rtmp:// or rtmps:// URL (use push for %s://)", u.Scheme)
+		}
+		return cmdutil.FlagErrorf("push publishes over RTSP: use rtmp-push for %s:// URLs", u.Scheme)
 	}
 	src, loops, err := openInput(opts, resolver)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/avcat/avcat/pkg/cmd/push"
 	"github.com/avcat/avcat/pkg/cmd/record"
 	"github.com/avcat/avcat/pkg/cmd/rtmppull"
+	"github.com/avcat/avcat/pkg/cmd/rtmppush"
 	"github.com/avcat/avcat/pkg/cmd/serve"
 	"github.com/avcat/avcat/pkg/cmdutil"
 	"github.com/avcat/avcat/pkg/iostreams"
@@ -75,6 +76,7 @@ stdout carries only payload (media, SDP, JSON); everything else goes to stderr.`
 	cmd.AddCommand(pull.NewCmdPull(f, nil))
 	cmd.AddCommand(record.NewCmdRecord(f, nil))
 	cmd.AddCommand(rtmppull.NewCmdRTMPPull(f, nil))
+	cmd.AddCommand(rtmppush.NewCmdRTMPPush(f, nil))
 	return cmd
 }
 

@@ -918,7 +918,8 @@ func TestServeBusyPath(t *testing.T) {
 	t.Parallel()
 	testpeer.Require(t, testpeer.PeerFFmpeg, testpeer.PeerFFprobe, testpeer.PeerTimeout)
 	baseline := clip(t, "h264_baseline_aac.mp4")
-	srv := clitest.StartServe(t)
+	stats := filepath.Join(t.TempDir(), "stats.ndjson")
+	srv := clitest.StartServe(t, "--stats-json", stats)
 
 	t.Run("second_publisher_refused", func(t *testing.T) {
 		t.Parallel()
@@ -980,8 +981,10 @@ func TestServeBusyPath(t *testing.T) {
 				pub = publishRTMP(t, srv, baseline, path)
 				done = startReader(60*time.Second, "-v", "error", "-rw_timeout", "20000000", "-i", srv.RTMP(path), "-f", "null", "-")
 			}
-			// Let the reader play 3 s, then the publisher leaves.
-			time.Sleep(3 * time.Second) // media time to play, not a readiness wait
+			// Once the reader joined, let it play two seconds of media (two
+			// keyframes); then the publisher leaves.
+			waitPathEvents(t, stats, "reader_join", path, 1, 30*time.Second)
+			time.Sleep(2 * time.Second)
 			left := time.Now()
 			if err := pub.Stop(); err == nil {
 				t.Logf("publisher stopped")
@@ -998,8 +1001,8 @@ func TestServeBusyPath(t *testing.T) {
 				if s := strings.TrimSpace(r.Stderr); s != "" {
 					t.Errorf("the end was not clean; ffmpeg printed:\n%s", s)
 				}
-				if p.Frames < 25 {
-					t.Errorf("the reader got %d frames before the end", p.Frames)
+				if p.Frames == 0 {
+					t.Errorf("the reader got no frame before the end")
 				}
 				t.Logf("reader ended %v after the publisher left: exit %d, %d frames", time.Since(left).Round(time.Millisecond), r.Code, p.Frames)
 			case <-time.After(25 * time.Second):
@@ -1010,12 +1013,14 @@ func TestServeBusyPath(t *testing.T) {
 
 	t.Run("override", func(t *testing.T) {
 		t.Parallel()
-		srvO := clitest.StartServe(t, "--override")
+		statsO := filepath.Join(t.TempDir(), "stats.ndjson")
+		srvO := clitest.StartServe(t, "--override", "--stats-json", statsO)
 		path := "live/o"
 		pub1 := publishRTSP(t, srvO, baseline, path, "tcp")
 		reader := startReader(60*time.Second, "-v", "error", "-timeout", "10000000", "-rtsp_transport", "tcp",
 			"-i", srvO.RTSP(path), "-t", "10", "-f", "null", "-")
-		time.Sleep(2 * time.Second) // media time for the first reader, not a readiness wait
+		waitPathEvents(t, statsO, "reader_join", path, 1, 30*time.Second)
+		time.Sleep(time.Second) // a second of media for the reader before the takeover
 		// The second publisher sends H.265, so that readers can tell them apart.
 		hevc := clip(t, "h265_aac.mp4")
 		pub2 := testpeer.FFmpegPublishRTSP(t, hevc, srvO.RTSP(path), "tcp", true)
@@ -1071,20 +1076,29 @@ func TestServeLifecycle(t *testing.T) {
 		"-i", srv.RTSP("demo"), "-f", "null", "-")
 	rtmpReader := startReader(60*time.Second, "-v", "error", "-rw_timeout", "20000000", "-i", srv.RTMP("demo"), "-f", "null", "-")
 	waitEvents(t, stats, "reader_join", 3, 30*time.Second)
-	evs := waitEvents(t, stats, "stats", 2, 10*time.Second)
-	// A stats event lists live/a with its reader and demo with its two.
-	var live, demo bool
-	for _, ev := range evs["stats"] {
-		paths, _ := ev["paths"].([]any)
-		for _, p := range paths {
-			m, _ := p.(map[string]any)
-			bytesIn, _ := m["bytes_in"].(float64)
-			live = live || m["path"] == "live/a" && m["kind"] == "live" && m["readers"] == float64(1) && bytesIn > 0
-			demo = demo || m["path"] == "demo" && m["kind"] == "file" && m["readers"] == float64(2)
+	// Within a few periods, a stats event lists live/a with its reader and
+	// bytes in, and demo with its two readers.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var live, demo bool
+		evs := statsEvents(t, stats)
+		for _, ev := range evs["stats"] {
+			paths, _ := ev["paths"].([]any)
+			for _, p := range paths {
+				m, _ := p.(map[string]any)
+				bytesIn, _ := m["bytes_in"].(float64)
+				live = live || m["path"] == "live/a" && m["kind"] == "live" && m["readers"] == float64(1) && bytesIn > 0
+				demo = demo || m["path"] == "demo" && m["kind"] == "file" && m["readers"] == float64(2)
+			}
 		}
-	}
-	if !live || !demo {
-		t.Errorf("no stats event shows live/a with 1 reader and demo with 2: %v", evs["stats"])
+		if live && demo {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("no stats event shows live/a with 1 reader and demo with 2 within 10 s: %v", evs["stats"])
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	res := srv.Stop()
@@ -1112,7 +1126,7 @@ func TestServeLifecycle(t *testing.T) {
 		}
 	}
 
-	evs = statsEvents(t, stats)
+	evs := statsEvents(t, stats)
 	for _, name := range []string{"publish_start", "publish_stop", "reader_join", "reader_leave", "stats"} {
 		if len(evs[name]) == 0 {
 			t.Errorf("--stats-json has no %s event (events: %v)", name, keys(evs))

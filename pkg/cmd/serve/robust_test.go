@@ -481,6 +481,28 @@ func statsEvents(t testing.TB, file string) map[string][]map[string]any {
 	return out
 }
 
+// waitPathEvents polls a --stats-json file until it holds n events of a
+// type for path.
+func waitPathEvents(t testing.TB, file, event, path string, n int, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		got := 0
+		for _, ev := range statsEvents(t, file)[event] {
+			if ev["path"] == path {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("--stats-json: %d %s events for %s after %v, want %d", got, event, path, limit, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // waitEvents polls a --stats-json file until it holds n events of a type.
 func waitEvents(t testing.TB, file, event string, n int, limit time.Duration) map[string][]map[string]any {
 	t.Helper()

@@ -1,0 +1,146 @@
+package rtmp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+
+	"github.com/avcat/avcat/pkg/engine"
+	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/media"
+	"github.com/avcat/avcat/pkg/mediaurl"
+)
+
+// Sink publishes to an RTMP server: handshake, connect, createStream,
+// publish, then @setDataFrame and the FLV-style audio and video messages.
+type Sink struct {
+	URL       *url.URL
+	Timeout   time.Duration
+	TLSConfig *tls.Config
+	Logger    *logging.Logger
+
+	client    *gortmplib.Client
+	writer    *Writer
+	closeOnce sync.Once
+}
+
+// Needs asks for access units: RTMP carries them, not RTP.
+func (s *Sink) Needs() engine.Needs { return engine.NeedAccessUnits }
+
+// Lossless makes the session wait for the server instead of dropping.
+func (s *Sink) Lossless() bool { return true }
+
+// Open connects and publishes; a refused publish is reported with the
+// server's onStatus code and description.
+func (s *Sink) Open(desc *description.Session) error {
+	if s.Timeout <= 0 {
+		s.Timeout = 10 * time.Second
+	}
+	if _, _, _, err := TracksFor(desc); err != nil {
+		return err
+	}
+	lu, err := libraryURL(s.URL)
+	if err != nil {
+		return err
+	}
+	hostPort := mediaurl.HostPort(s.URL)
+	app, key, _ := SplitURL(s.URL)
+	s.Logger.Debugf("> connect app=%q; createStream; publish %q", app, redactKey(key))
+	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	defer cancel()
+	dialer := &net.Dialer{Timeout: s.Timeout}
+	s.client = &gortmplib.Client{
+		URL: lu, Publish: true, TLSConfig: s.TLSConfig,
+		DialContext: func(c context.Context, network, addr string) (net.Conn, error) {
+			nc, err := dialer.DialContext(c, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			_ = nc.SetDeadline(time.Now().Add(s.Timeout))
+			return nc, nil
+		},
+	}
+	if err := s.client.Initialize(ctx); err != nil {
+		if isEOF(err) {
+			return fault.New(fault.Network, "%s closed the connection before accepting the publish (wrong application %q or stream key?)", hostPort, app)
+		}
+		return refusal(classify(err, hostPort, s.Timeout, ctx.Err() != nil))
+	}
+	s.Logger.Debugf("< publish accepted (NetStream.Publish.Start)")
+	nc := s.client.NetConn()
+	_ = nc.SetDeadline(time.Time{})
+	_ = nc.SetWriteDeadline(time.Now().Add(s.Timeout))
+	w, skipped, err := NewWriter(s.client, desc)
+	if err != nil {
+		s.client.Close()
+		return err
+	}
+	for _, sk := range skipped {
+		s.Logger.Warnf("RTMP cannot carry %s: track skipped", sk)
+	}
+	s.writer = w
+	go s.drain()
+	return nil
+}
+
+// refusal rewords the "server refused" errors of a publish, and makes an
+// unauthorized publish an authentication failure.
+func refusal(err error) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "refused:") {
+		return err
+	}
+	k, _ := fault.KindOf(err)
+	if strings.Contains(msg, "Unauthorized") || strings.Contains(msg, "authentication") {
+		k = fault.Auth
+	}
+	return fault.New(k, "%s", strings.Replace(msg, "refused:", "refused publish:", 1))
+}
+
+func isEOF(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// drain reads what the server sends (acknowledgements, pings) so that its
+// window never fills, and notices when it goes away.
+func (s *Sink) drain() {
+	for {
+		if _, err := s.client.Read(); err != nil {
+			return
+		}
+	}
+}
+
+// Write sends one unit.
+func (s *Sink) Write(u *media.Unit) error {
+	_ = s.client.NetConn().SetWriteDeadline(time.Now().Add(s.Timeout))
+	if err := s.writer.WriteUnit(u); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return fault.New(fault.Network, "RTMP server %s accepts no data for %s", mediaurl.HostPort(s.URL), s.Timeout)
+		}
+		return fault.New(fault.Network, "RTMP server %s dropped the connection: %v", mediaurl.HostPort(s.URL), err)
+	}
+	return nil
+}
+
+// Close ends the connection.
+func (s *Sink) Close() error {
+	s.closeOnce.Do(func() {
+		if s.client != nil {
+			s.client.Close()
+		}
+	})
+	return nil
+}
