@@ -32,6 +32,7 @@ type Sink struct {
 	failed      chan error
 	closeOnce   sync.Once
 	queued      uint64 // packets handed to gortsplib
+	scratch     rtp.Packet
 }
 
 // Needs asks for RTP packets when the source has them (forwarded as is),
@@ -155,9 +156,13 @@ func (s *Sink) Lossless() bool { return true }
 // writePacket waits while gortsplib's send queue is full, so that an
 // unpaced push goes as fast as the server accepts and no faster.
 func (s *Sink) writePacket(medi *description.Media, p *rtp.Packet, ntp time.Time) error {
+	// gortsplib rewrites the SSRC of the packet it is given and marshals it
+	// at once: hand it a copy of the header, so packets shared with other
+	// sinks stay untouched, without allocating.
+	s.scratch = *p
 	deadline := time.Now().Add(s.Timeout)
 	for {
-		err := s.client.WritePacketRTPWithNTP(medi, p, ntp)
+		err := s.client.WritePacketRTPWithNTP(medi, &s.scratch, ntp)
 		var full liberrors.ErrClientWriteQueueFull
 		if !errors.As(err, &full) {
 			if err != nil {

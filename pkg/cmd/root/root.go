@@ -17,6 +17,7 @@ import (
 	"github.com/avcat/avcat/pkg/cmd/pull"
 	"github.com/avcat/avcat/pkg/cmd/push"
 	"github.com/avcat/avcat/pkg/cmd/record"
+	"github.com/avcat/avcat/pkg/cmd/relay"
 	"github.com/avcat/avcat/pkg/cmd/rtmppull"
 	"github.com/avcat/avcat/pkg/cmd/rtmppush"
 	"github.com/avcat/avcat/pkg/cmd/serve"
@@ -77,6 +78,7 @@ stdout carries only payload (media, SDP, JSON); everything else goes to stderr.`
 	cmd.AddCommand(record.NewCmdRecord(f, nil))
 	cmd.AddCommand(rtmppull.NewCmdRTMPPull(f, nil))
 	cmd.AddCommand(rtmppush.NewCmdRTMPPush(f, nil))
+	cmd.AddCommand(relay.NewCmdRelay(f, nil))
 	return cmd
 }
 

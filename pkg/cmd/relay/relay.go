@@ -1,0 +1,239 @@
+// Package relay implements `avcat relay`.
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/avcat/avcat/pkg/cmdutil"
+	"github.com/avcat/avcat/pkg/endpoint"
+	"github.com/avcat/avcat/pkg/engine"
+	"github.com/avcat/avcat/pkg/iostreams"
+	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/mediaurl"
+	"github.com/avcat/avcat/pkg/progress"
+	"github.com/avcat/avcat/pkg/rtsp"
+)
+
+// Options are the inputs of one relay run.
+type Options struct {
+	IO        *iostreams.IOStreams
+	Logger    func() *logging.Logger
+	Endpoints func() *endpoint.Resolver
+
+	Source       string
+	Destinations []string
+	Transport    string
+	DstTransport string
+	RetryMin     time.Duration
+	RetryMax     time.Duration
+	Loop         int
+	Duration     time.Duration
+	User         string
+	Pass         string
+	Insecure     bool
+	StatsJSON    string
+}
+
+// NewCmdRelay builds `relay`. runF replaces the run in tests.
+func NewCmdRelay(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints}
+	cmd := &cobra.Command{
+		Use:   "relay SRC DST [DST...]",
+		Short: "Relay one source to several destinations, RTSP and RTMP in any mix",
+		Long: `Relay SRC to every DST. SRC is an rtsp(s):// or rtmp(s):// URL or a file (played in
+real time, --loop to repeat). Each DST is an rtsp(s):// URL (ANNOUNCE/RECORD), an rtmp(s)://
+URL (publish), or a file (a local copy, in any format pull writes).
+
+RTSP to RTSP forwards the RTP packets untouched; across protocols avcat converts through
+access units. Every destination has its own bounded queue and reconnects on its own with
+backoff (--retry-min, --retry-max): a dead destination never stalls the source or the
+others. When the source drops, it is reconnected too, and the destinations see one stream
+with timestamps that keep going forward.`,
+		Example: `  avcat relay rtsp://cam/stream rtsp://127.0.0.1:8554/cam rtmp://127.0.0.1/live/cam
+  avcat relay rtmp://127.0.0.1/live/in rtsp://server/out copy.ts`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return cmdutil.FlagErrorf("relay needs a source and at least one destination")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Source, opts.Destinations = args[0], args[1:]
+			if err := cmdutil.EnumFlag("transport", opts.Transport, rtsp.Transports...); err != nil {
+				return err
+			}
+			if err := cmdutil.EnumFlag("dst-transport", opts.DstTransport, "tcp", "udp"); err != nil {
+				return err
+			}
+			if opts.RetryMin <= 0 || opts.RetryMax < opts.RetryMin {
+				return cmdutil.FlagErrorf("--retry-min must be positive and at most --retry-max")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return relayRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Transport, "transport", "auto", "RTP transport to read an RTSP source: auto, udp, tcp or multicast")
+	fl.StringVar(&opts.DstTransport, "dst-transport", "tcp", "RTP transport to RTSP destinations: tcp or udp")
+	fl.DurationVar(&opts.RetryMin, "retry-min", 500*time.Millisecond, "first reconnect delay")
+	fl.DurationVar(&opts.RetryMax, "retry-max", 10*time.Second, "longest reconnect delay")
+	fl.IntVar(&opts.Loop, "loop", 1, "play a file source N times; --loop alone loops forever")
+	fl.Lookup("loop").NoOptDefVal = "0"
+	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this long")
+	fl.StringVar(&opts.User, "user", "", "source user name (overrides the URL's)")
+	fl.StringVar(&opts.Pass, "pass", "", "source password (overrides the URL's)")
+	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates")
+	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats and endpoint events to FILE")
+	return cmd
+}
+
+// endpointEvent is an NDJSON line about one endpoint.
+type endpointEvent struct {
+	Event    string `json:"event"`
+	Endpoint string `json:"endpoint"`
+	State    string `json:"state"`
+	Error    string `json:"error,omitempty"`
+}
+
+func relayRun(ctx context.Context, opts *Options) error {
+	resolver := opts.Endpoints()
+	log := opts.Logger()
+	var jsonMu sync.Mutex
+	var jsonOut io.Writer
+	if opts.StatsJSON != "" {
+		f, err := os.Create(opts.StatsJSON)
+		if err != nil {
+			return fmt.Errorf("--stats-json: %w", err)
+		}
+		defer f.Close()
+		jsonOut = f
+	}
+	lastErr := make(map[string]string)
+	event := func(name string, state engine.EndpointState, err error) {
+		jsonMu.Lock()
+		switch {
+		case err != nil && lastErr[name] != err.Error():
+			// Each new problem once; retries of the same one stay quiet.
+			lastErr[name] = err.Error()
+			log.Warnf("%s: %s: %v", name, state, err)
+		case state == engine.StateUp:
+			delete(lastErr, name)
+			log.Infof("%s: %s", name, state)
+		case state == engine.StateConnecting:
+			log.Debugf("%s: %s", name, state)
+		}
+		jsonMu.Unlock()
+		if jsonOut != nil {
+			ev := endpointEvent{Event: "endpoint", Endpoint: name, State: state.String()}
+			if err != nil {
+				ev.Error = err.Error()
+			}
+			if b, err := json.Marshal(ev); err == nil {
+				jsonMu.Lock()
+				_, _ = jsonOut.Write(append(b, '\n'))
+				jsonMu.Unlock()
+			}
+		}
+	}
+
+	src, srcName, err := openSource(opts, resolver, event)
+	if err != nil {
+		return err
+	}
+	var sinks []engine.Sink
+	var retry []*engine.RetrySink
+	for _, dst := range opts.Destinations {
+		if mediaurl.IsNetwork(dst) {
+			if _, _, err := resolver.NetworkSink(dst, endpoint.SinkOptions{}); err != nil {
+				return err
+			}
+			d := dst
+			name := mediaurl.Redact(dst)
+			rs := &engine.RetrySink{
+				Name: name, Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, OnEvent: event,
+				New: func() engine.Sink {
+					s, _, _ := resolver.NetworkSink(d, endpoint.SinkOptions{Transport: opts.DstTransport, InsecureTLS: opts.Insecure})
+					return s
+				},
+			}
+			retry = append(retry, rs)
+			sinks = append(sinks, rs)
+			continue
+		}
+		sink, _, err := endpoint.FileSink(dst, nil, endpoint.SinkFileOptions{})
+		if err != nil {
+			return err
+		}
+		sinks = append(sinks, sink)
+	}
+	sess := &engine.Session{Source: src, Sinks: sinks, Duration: opts.Duration}
+	if _, err := sess.Open(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	log.Debugf("relaying %s to %d destinations", srcName, len(sinks))
+	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "relayed", Extra: func() string {
+		var parts []string
+		for _, r := range retry {
+			parts = append(parts, fmt.Sprintf("%s %s (%d reconnects)", shortName(r.Name), r.State(), r.Reconnects()))
+		}
+		if rs, ok := src.(*engine.RetrySource); ok && rs.Reconnects() > 0 {
+			parts = append(parts, fmt.Sprintf("source reconnects %d", rs.Reconnects()))
+		}
+		return strings.Join(parts, ", ")
+	}}
+	rep.Start()
+	err = sess.Run(ctx)
+	rep.Stop()
+	return err
+}
+
+func shortName(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		return u[i+3:]
+	}
+	return u
+}
+
+// openSource builds the source: network URLs reconnect, files are paced.
+func openSource(opts *Options, resolver *endpoint.Resolver, event func(string, engine.EndpointState, error)) (engine.Source, string, error) {
+	if mediaurl.IsNetwork(opts.Source) {
+		so := endpoint.SourceOptions{Transport: opts.Transport, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure}
+		if _, _, err := resolver.Source(opts.Source, so); err != nil {
+			return nil, "", err
+		}
+		name := mediaurl.Redact(opts.Source)
+		return &engine.RetrySource{
+			Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax},
+			OnEvent: func(s engine.EndpointState, err error) { event("source "+name, s, err) },
+			New: func() engine.Source {
+				s, _, _ := resolver.Source(opts.Source, so)
+				return s
+			},
+		}, name, nil
+	}
+	open, err := resolver.FileSource(opts.Source, endpoint.FileOptions{})
+	if err != nil {
+		return nil, "", err
+	}
+	var src engine.Source
+	if opts.Loop == 1 {
+		src = open()
+	} else {
+		src = &engine.Loop{New: open, Count: opts.Loop}
+	}
+	return &engine.Paced{Source: src}, opts.Source, nil
+}

@@ -1,0 +1,383 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+
+	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/media"
+)
+
+// Backoff doubles a delay from Min up to Max.
+type Backoff struct {
+	Min, Max time.Duration
+	cur      time.Duration
+}
+
+// Next returns the delay to wait now and grows the next one.
+func (b *Backoff) Next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.Min
+	}
+	d := b.cur
+	b.cur = min(2*b.cur, b.Max)
+	return d
+}
+
+// Reset starts over from Min.
+func (b *Backoff) Reset() { b.cur = 0 }
+
+// EndpointState is what a status line shows for one destination.
+type EndpointState int
+
+// Endpoint states.
+const (
+	StateConnecting EndpointState = iota
+	StateUp
+	StateDown
+)
+
+func (s EndpointState) String() string {
+	switch s {
+	case StateUp:
+		return "up"
+	case StateDown:
+		return "down"
+	}
+	return "connecting"
+}
+
+// RetrySink keeps a destination alive: when it cannot open or fails, it
+// drops units and reopens with backoff, restarting video at a keyframe.
+// It never blocks the session on a dead destination: its queue drops.
+type RetrySink struct {
+	Name    string
+	New     func() Sink
+	Backoff Backoff
+	// OnEvent, when set, hears about state changes.
+	OnEvent func(name string, state EndpointState, err error)
+
+	desc       *description.Session
+	cur        Sink
+	retryAt    time.Time
+	waitKey    bool
+	hasVideo   bool
+	state      atomic.Int32
+	reconnects atomic.Uint64
+	written    atomic.Uint64
+}
+
+// State is the destination's current state.
+func (r *RetrySink) State() EndpointState { return EndpointState(r.state.Load()) }
+
+// Reconnects counts successful reopenings after the first.
+func (r *RetrySink) Reconnects() uint64 { return r.reconnects.Load() }
+
+// Written counts units delivered.
+func (r *RetrySink) Written() uint64 { return r.written.Load() }
+
+// Needs asks for what the wrapped sink kind needs.
+func (r *RetrySink) Needs() Needs {
+	if nr, ok := r.New().(NeedsReporter); ok {
+		return nr.Needs()
+	}
+	return NeedAccessUnits
+}
+
+// Open tries once; a destination that is down is retried later, and only
+// a codec it cannot carry fails the session.
+func (r *RetrySink) Open(desc *description.Session) error {
+	r.desc = desc
+	for _, m := range desc.Medias {
+		if m.Type == description.MediaTypeVideo {
+			r.hasVideo = true
+		}
+	}
+	err := r.open(false)
+	if k, _ := fault.KindOf(err); err != nil && (k == fault.Unsupported || k == fault.Usage) {
+		return err
+	}
+	return nil
+}
+
+func (r *RetrySink) open(again bool) error {
+	r.setState(StateConnecting, nil)
+	s := r.New()
+	if err := s.Open(r.desc); err != nil {
+		s.Close()
+		r.retryAt = time.Now().Add(r.Backoff.Next())
+		r.setState(StateDown, err)
+		return err
+	}
+	r.cur, r.waitKey = s, r.hasVideo
+	r.Backoff.Reset()
+	if again {
+		r.reconnects.Add(1)
+	}
+	r.setState(StateUp, nil)
+	return nil
+}
+
+func (r *RetrySink) setState(s EndpointState, err error) {
+	if EndpointState(r.state.Swap(int32(s))) != s || err != nil {
+		if r.OnEvent != nil {
+			r.OnEvent(r.Name, s, err)
+		}
+	}
+}
+
+// Write delivers u, or drops it while the destination is down.
+func (r *RetrySink) Write(u *media.Unit) error {
+	if r.cur == nil {
+		if time.Now().Before(r.retryAt) {
+			return nil
+		}
+		if err := r.open(true); err != nil {
+			return nil //nolint:nilerr // retried later; the session goes on
+		}
+	}
+	if r.waitKey {
+		if !media.IsVideo(u.Format) || !isKey(u) {
+			return nil
+		}
+		r.waitKey = false
+	}
+	if err := r.cur.Write(u); err != nil {
+		r.cur.Close()
+		r.cur = nil
+		r.retryAt = time.Now().Add(r.Backoff.Next())
+		r.setState(StateDown, err)
+		return nil
+	}
+	r.written.Add(1)
+	return nil
+}
+
+// isKey reports a keyframe; undecoded RTP counts when it starts an IDR.
+func isKey(u *media.Unit) bool {
+	if u.Decoded() {
+		return u.Key
+	}
+	return u.Key || startsKeyframe(u)
+}
+
+func startsKeyframe(u *media.Unit) bool {
+	for _, p := range u.Packets {
+		if len(p.Payload) == 0 {
+			continue
+		}
+		switch u.Format.(type) {
+		case *format.H264:
+			t := p.Payload[0] & 0x1f
+			if t == 5 || t == 7 || (t == 24 && len(p.Payload) > 3 && (p.Payload[3]&0x1f == 7 || p.Payload[3]&0x1f == 5)) ||
+				(t == 28 && len(p.Payload) > 1 && p.Payload[1]&0x80 != 0 && p.Payload[1]&0x1f == 5) {
+				return true
+			}
+		case *format.H265:
+			t := (p.Payload[0] >> 1) & 0x3f
+			if (t >= 16 && t <= 21) || t == 32 || t == 33 ||
+				(t == 49 && len(p.Payload) > 2 && p.Payload[2]&0x80 != 0 && (p.Payload[2]&0x3f >= 16 && p.Payload[2]&0x3f <= 21)) {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// Close closes the current connection.
+func (r *RetrySink) Close() error {
+	if r.cur != nil {
+		err := r.cur.Close()
+		r.cur = nil
+		return err
+	}
+	return nil
+}
+
+// RetrySource reconnects a network source with backoff when it drops.
+// Later connections are mapped onto the first one's tracks, with
+// timestamps (and forwarded RTP) that keep going forward, so destinations
+// see one continuous stream.
+type RetrySource struct {
+	New     func() Source
+	Backoff Backoff
+	OnEvent func(state EndpointState, err error)
+
+	first      Source
+	desc       *description.Session
+	decode     bool
+	ran        bool
+	reconnects atomic.Uint64
+}
+
+// Reconnects counts reconnections.
+func (r *RetrySource) Reconnects() uint64 { return r.reconnects.Load() }
+
+// Open opens the first connection; failing here fails the session.
+func (r *RetrySource) Open(ctx context.Context) (*description.Session, error) {
+	r.first = r.New()
+	desc, err := r.first.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.desc = desc
+	return desc, nil
+}
+
+// SetDecode is remembered for every connection.
+func (r *RetrySource) SetDecode(on bool) {
+	r.decode = on
+	if d, ok := r.first.(Decoding); ok {
+		d.SetDecode(on)
+	}
+}
+
+// Run runs connections until ctx ends.
+func (r *RetrySource) Run(ctx context.Context, emit func(*media.Unit)) error {
+	r.ran = true
+	formats := formatList(r.desc)
+	medias := make(map[format.Format]*description.Media)
+	for _, m := range r.desc.Medias {
+		for _, f := range m.Formats {
+			medias[f] = m
+		}
+	}
+	cont := newRTPContinuity(len(formats))
+	lastOut := make([]int64, len(formats)) // last PTS sent, per track
+	seen := make([]bool, len(formats))
+	src, cur := r.first, r.desc
+	for conn := 0; ; conn++ {
+		if conn > 0 {
+			var err error
+			src, cur, err = r.reconnect(ctx, len(formats))
+			if err != nil {
+				return nil // ctx ended while reconnecting
+			}
+			r.reconnects.Add(1)
+		}
+		cont.newIteration(conn)
+		index := make(map[format.Format]int)
+		for j, f := range formatList(cur) {
+			index[f] = j
+		}
+		// The new connection's timestamps start after the last ones sent,
+		// by the wall time that passed.
+		lostAt := time.Now()
+		shift := make([]int64, len(formats))
+		based := make([]bool, len(formats))
+		err := src.Run(ctx, func(u *media.Unit) {
+			j, ok := index[u.Format]
+			if !ok {
+				return
+			}
+			f := formats[j]
+			if conn > 0 && !based[j] {
+				gap := int64(time.Since(lostAt).Seconds() * float64(f.ClockRate()))
+				shift[j] = lastOut[j] + max(gap, 1) - u.PTS
+				based[j] = true
+			}
+			out := *u
+			out.Format, out.Media = f, medias[f]
+			out.PTS += shift[j]
+			out.DTS += shift[j]
+			if seen[j] && out.PTS <= lastOut[j] && conn > 0 {
+				return
+			}
+			if len(u.Packets) > 0 {
+				out.Packets = cont.rewrite(j, u.Packets, out.PTS)
+			}
+			if !seen[j] || out.PTS > lastOut[j] {
+				lastOut[j], seen[j] = out.PTS, true
+			}
+			emit(&out)
+		})
+		src.Close()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if r.OnEvent != nil {
+			if err == nil {
+				err = errors.New("the stream ended")
+			}
+			r.OnEvent(StateDown, err)
+		}
+	}
+}
+
+// reconnect opens a new connection with backoff until one has the same
+// number of tracks.
+func (r *RetrySource) reconnect(ctx context.Context, tracks int) (Source, *description.Session, error) {
+	r.Backoff.Reset()
+	for {
+		select {
+		case <-time.After(r.Backoff.Next()):
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		if r.OnEvent != nil {
+			r.OnEvent(StateConnecting, nil)
+		}
+		src := r.New()
+		if d, ok := src.(Decoding); ok {
+			d.SetDecode(r.decode)
+		}
+		desc, err := src.Open(ctx)
+		if err != nil {
+			src.Close()
+			if r.OnEvent != nil {
+				r.OnEvent(StateDown, err)
+			}
+			continue
+		}
+		if len(formatList(desc)) != tracks {
+			src.Close()
+			if r.OnEvent != nil {
+				r.OnEvent(StateDown, fmt.Errorf("the source came back with %d tracks instead of %d", len(formatList(desc)), tracks))
+			}
+			continue
+		}
+		updateParams(r.desc, desc)
+		if r.OnEvent != nil {
+			r.OnEvent(StateUp, nil)
+		}
+		return src, desc, nil
+	}
+}
+
+// updateParams carries new H.264/H.265 parameter sets into the original
+// formats, so destinations get them in-band before the next keyframe.
+func updateParams(orig, next *description.Session) {
+	of, nf := formatList(orig), formatList(next)
+	for i := range of {
+		switch o := of[i].(type) {
+		case *format.H264:
+			if n, ok := nf[i].(*format.H264); ok {
+				if sps, pps := n.SafeParams(); sps != nil && pps != nil {
+					o.SafeSetParams(sps, pps)
+				}
+			}
+		case *format.H265:
+			if n, ok := nf[i].(*format.H265); ok {
+				if vps, sps, pps := n.SafeParams(); vps != nil && sps != nil && pps != nil {
+					o.SafeSetParams(vps, sps, pps)
+				}
+			}
+		}
+	}
+}
+
+// Close closes the first connection if Run never took it over.
+func (r *RetrySource) Close() error {
+	if !r.ran && r.first != nil {
+		return r.first.Close()
+	}
+	return nil
+}
