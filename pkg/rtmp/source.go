@@ -157,7 +157,12 @@ func amfToMap(v any) map[string]any {
 	out := make(map[string]any, len(entries))
 	for _, e := range entries {
 		switch val := e.Value.(type) {
-		case float64, string, bool:
+		case string:
+			// nginx-rtmp pads unset strings with NUL bytes.
+			if v := strings.TrimRight(val, "\x00"); v != "" {
+				out[e.Key] = v
+			}
+		case float64, bool:
 			out[e.Key] = val
 		case amf0.Object, amf0.ECMAArray:
 			out[e.Key] = amfToMap(val)
