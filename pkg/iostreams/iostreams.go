@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
@@ -33,12 +34,25 @@ type IOStreams struct {
 	colorMode ColorMode
 }
 
+// lockedWriter serializes writes, so that logs, status lines and banners
+// written from several goroutines never interleave mid-line.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // System returns the streams of the running process.
 func System() *IOStreams {
 	return &IOStreams{
 		In:        os.Stdin,
 		Out:       os.Stdout,
-		ErrOut:    os.Stderr,
+		ErrOut:    &lockedWriter{w: os.Stderr},
 		stdinTTY:  isTerminal(os.Stdin),
 		stdoutTTY: isTerminal(os.Stdout),
 		stderrTTY: isTerminal(os.Stderr),
@@ -50,7 +64,7 @@ func System() *IOStreams {
 // Test returns streams backed by buffers, all non-TTY.
 func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	in, out, errOut := &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
-	return &IOStreams{In: in, Out: out, ErrOut: errOut, colorMode: ColorAuto}, in, out, errOut
+	return &IOStreams{In: in, Out: out, ErrOut: &lockedWriter{w: errOut}, colorMode: ColorAuto}, in, out, errOut
 }
 
 func isTerminal(f *os.File) bool {

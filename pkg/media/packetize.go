@@ -96,6 +96,10 @@ func (p *Packetizer) Packetize(u *Unit) ([]*rtp.Packet, error) {
 	return pkts, nil
 }
 
+// WithParams returns au with the format's parameter sets in front when it
+// lacks them (H.264 SPS/PPS, H.265 VPS/SPS/PPS); other formats are unchanged.
+func WithParams(f format.Format, au [][]byte) [][]byte { return withParams(f, au) }
+
 func withParams(f format.Format, au [][]byte) [][]byte {
 	switch f := f.(type) {
 	case *format.H264:

@@ -132,6 +132,12 @@ func (w *Writer) WriteUnit(u *media.Unit) error {
 		}
 		w.started[u.Format] = true
 	}
+	au := u.Payload
+	if u.Key {
+		// The DTS extractor and players need the parameter sets in band,
+		// also when they came only in the SDP.
+		au = media.WithParams(u.Format, au)
+	}
 	switch f := u.Format.(type) {
 	case *format.H264:
 		if u.NoDTS {
@@ -140,13 +146,13 @@ func (w *Writer) WriteUnit(u *media.Unit) error {
 				ex = h264.NewDTSExtractor()
 				w.dts264[f] = ex
 			}
-			d, err := ex.Extract(u.Payload, u.PTS)
+			d, err := ex.Extract(au, u.PTS)
 			if err != nil {
 				return nil //nolint:nilerr // skip until the extractor has what it needs
 			}
 			dts = clockToDur(d, cr)
 		}
-		return w.w.WriteH264(t, pts, dts, u.Payload)
+		return w.w.WriteH264(t, pts, dts, au)
 	case *format.H265:
 		if u.NoDTS {
 			ex := w.dts265[f]
@@ -154,13 +160,13 @@ func (w *Writer) WriteUnit(u *media.Unit) error {
 				ex = h265.NewDTSExtractor()
 				w.dts265[f] = ex
 			}
-			d, err := ex.Extract(u.Payload, u.PTS)
+			d, err := ex.Extract(au, u.PTS)
 			if err != nil {
 				return nil //nolint:nilerr // skip until the extractor has what it needs
 			}
 			dts = clockToDur(d, cr)
 		}
-		return w.w.WriteH265(t, pts, dts, u.Payload)
+		return w.w.WriteH265(t, pts, dts, au)
 	case *format.AV1:
 		return w.w.WriteAV1(t, pts, u.Payload)
 	case *format.VP9:

@@ -49,6 +49,8 @@ type player struct {
 	formats []format.Format
 	medias  []*description.Media
 	write   func(*media.Unit)
+	// onEnd is called when the file ends by itself (no loop).
+	onEnd func()
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc
@@ -81,6 +83,9 @@ func (p *player) play(start time.Duration, hasStart bool) {
 	go func() {
 		defer close(done)
 		p.run(ctx, start)
+		if ctx.Err() == nil && p.onEnd != nil {
+			p.onEnd()
+		}
 	}()
 }
 
@@ -175,6 +180,9 @@ func newFileSession(s *Server, t *fileTemplate) (*fileSession, error) {
 	}
 	fs := &fileSession{t: t, stream: st}
 	fs.player = newPlayer(t.file, desc, st.writeUnit)
+	// The end of a file that does not loop ends the reader's stream: it
+	// gets a clean end instead of waiting forever.
+	fs.player.onEnd = st.close
 	t.readers.Add(1)
 	return fs, nil
 }

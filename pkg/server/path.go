@@ -28,8 +28,9 @@ type stream struct {
 	// packetizers serve units without RTP (RTMP or file publishers).
 	packetizers map[format.Format]*media.Packetizer
 
-	mu      sync.RWMutex
-	readers map[*unitReader]struct{}
+	mu        sync.RWMutex
+	readers   map[*unitReader]struct{}
+	closeOnce sync.Once
 
 	bytesIn  atomic.Uint64
 	unitsIn  atomic.Uint64
@@ -111,6 +112,10 @@ func (st *stream) removeReader(r *unitReader) {
 // close ends the stream: RTSP readers are disconnected, unit readers see
 // their queue closed.
 func (st *stream) close() {
+	st.closeOnce.Do(st.doClose)
+}
+
+func (st *stream) doClose() {
 	st.rtsp.Close()
 	st.mu.Lock()
 	for r := range st.readers {

@@ -50,6 +50,24 @@ func (s *Server) acceptRTMP() {
 	}
 }
 
+// endOfStream tells a player the stream ended, the way ffmpeg and
+// librtmp understand it, before the connection closes.
+func endOfStream(sc *gortmplib.ServerConn) {
+	for _, code := range []string{"NetStream.Play.UnpublishNotify", "NetStream.Play.Stop"} {
+		_ = sc.Write(&message.CommandAMF0{
+			ChunkStreamID:   5,
+			MessageStreamID: 0x1000000,
+			Name:            "onStatus",
+			Arguments: []any{nil, amf0.Object{
+				{Key: "level", Value: "status"},
+				{Key: "code", Value: code},
+				{Key: "description", Value: "stream ended"},
+			}},
+		})
+	}
+	_ = sc.Write(&message.UserControlStreamEOF{StreamID: 1})
+}
+
 // onStatusError sends an onStatus error that players and publishers understand.
 func onStatusError(sc *gortmplib.ServerConn, code, desc string) {
 	_ = sc.Write(&message.CommandAMF0{
@@ -153,7 +171,7 @@ func (c *rtmpConn) play(sc *gortmplib.ServerConn, name string) error {
 		}
 	}
 	// The publisher left: tell the player the stream ended.
-	_ = sc.Write(&message.UserControlStreamEOF{StreamID: 1})
+	endOfStream(sc)
 	return nil
 }
 
@@ -192,7 +210,7 @@ func (c *rtmpConn) playFile(sc *gortmplib.ServerConn, name string, t *fileTempla
 	case <-gone:
 		return nil
 	case <-p.finished():
-		_ = sc.Write(&message.UserControlStreamEOF{StreamID: 1})
+		endOfStream(sc)
 		return nil
 	}
 }

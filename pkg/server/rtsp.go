@@ -144,6 +144,7 @@ func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Res
 
 // OnPlay starts a reader; files start playing (at Range, if given).
 func (h *rtspHandler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	h.s.idle.streaming(ctx.Conn.NetConn().RemoteAddr().String())
 	d := dataOf(ctx.Session)
 	if !d.reading {
 		d.reading = true
@@ -168,6 +169,7 @@ func (h *rtspHandler) OnPause(ctx *gortsplib.ServerHandlerOnPauseCtx) (*base.Res
 
 // OnRecord starts the publisher's stream and forwards its packets.
 func (h *rtspHandler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
+	h.s.idle.streaming(ctx.Conn.NetConn().RemoteAddr().String())
 	d := dataOf(ctx.Session)
 	desc := ctx.Session.AnnouncedDescription()
 	st, err := newStream(h.s.rtsp, desc)

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
@@ -89,6 +90,10 @@ type Server struct {
 	ctxCancel func()
 	wg        sync.WaitGroup
 
+	// ready opens the listeners once the file paths are prepared.
+	ready chan struct{}
+	idle  *idleConns
+
 	mu    sync.Mutex
 	paths map[string]*path
 	// templates describe file paths, for DESCRIBE.
@@ -124,6 +129,8 @@ func (s *Server) Start() error {
 	s.paths = make(map[string]*path)
 	s.templates = make(map[string]*fileTemplate)
 	s.started = time.Now()
+	s.ready = make(chan struct{})
+	s.idle = &idleConns{timeout: s.ReadTimeout, conns: make(map[string]*idleConn)}
 
 	s.handler = &rtspHandler{s: s}
 	s.rtsp = &gortsplib.Server{
@@ -138,14 +145,16 @@ func (s *Server) Start() error {
 		ReadTimeout:       s.ReadTimeout,
 		WriteTimeout:      s.ReadTimeout,
 		WriteQueueSize:    s.WriteQueueSize,
-		AuthMethods:       []auth.VerifyMethod{auth.VerifyMethodBasic, auth.VerifyMethodDigestMD5, auth.VerifyMethodDigestSHA256},
+		// Clients such as ffmpeg 5.1 keep only the last Digest challenge and
+		// cannot answer SHA-256: offer it before MD5.
+		AuthMethods: []auth.VerifyMethod{auth.VerifyMethodBasic, auth.VerifyMethodDigestSHA256, auth.VerifyMethodDigestMD5},
 		Listen: func(network, address string) (net.Listener, error) {
 			ln, err := net.Listen(network, address)
 			if err != nil {
 				return nil, err
 			}
 			s.rtspLn = ln
-			return &allowListener{Listener: ln, allow: s.allowed}, nil
+			return &allowListener{Listener: ln, allow: s.allowed, ready: s.ready, idle: s.idle}, nil
 		},
 	}
 	if err := s.rtsp.Start(); err != nil {
@@ -171,10 +180,11 @@ func (s *Server) Start() error {
 		if s.TLSConfig != nil {
 			ln = tls.NewListener(ln, s.TLSConfig)
 		}
-		s.rtmpLn = &allowListener{Listener: ln, allow: s.allowed}
+		s.rtmpLn = &allowListener{Listener: ln, allow: s.allowed, ready: s.ready}
 		s.wg.Add(1)
 		go s.acceptRTMP()
 	}
+	close(s.ready)
 	return nil
 }
 
@@ -383,10 +393,14 @@ func describeTracks(st *stream) string {
 	return strings.Join(parts, "+")
 }
 
-// allowListener drops connections from addresses outside --allow-from.
+// allowListener hands out connections once the server is ready, drops
+// those from addresses outside --allow-from, and (for RTSP) bounds how
+// long a connection may stay silent before it streams.
 type allowListener struct {
 	net.Listener
 	allow func(net.Addr) bool
+	ready <-chan struct{}
+	idle  *idleConns
 }
 
 func (l *allowListener) Accept() (net.Conn, error) {
@@ -395,9 +409,76 @@ func (l *allowListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.allow(c.RemoteAddr()) {
-			return c, nil
+		<-l.ready
+		if !l.allow(c.RemoteAddr()) {
+			c.Close()
+			continue
 		}
-		c.Close()
+		if l.idle != nil {
+			return l.idle.wrap(c), nil
+		}
+		return c, nil
 	}
+}
+
+// idleConns tracks RTSP connections that have not started streaming: each
+// of their reads must complete within timeout, so a client that connects
+// and sends nothing (or never finishes a request) is dropped. gortsplib
+// itself bounds reads only of publishing sessions.
+type idleConns struct {
+	timeout time.Duration
+	mu      sync.Mutex
+	conns   map[string]*idleConn
+}
+
+func (ic *idleConns) wrap(c net.Conn) net.Conn {
+	w := &idleConn{Conn: c, timeout: ic.timeout}
+	w.onClose = func() {
+		ic.mu.Lock()
+		delete(ic.conns, c.RemoteAddr().String())
+		ic.mu.Unlock()
+	}
+	ic.mu.Lock()
+	ic.conns[c.RemoteAddr().String()] = w
+	ic.mu.Unlock()
+	return w
+}
+
+// streaming lifts the limit for a connection that now plays or records:
+// its control channel may stay quiet for long.
+func (ic *idleConns) streaming(remote string) {
+	ic.mu.Lock()
+	w := ic.conns[remote]
+	ic.mu.Unlock()
+	if w != nil {
+		w.streaming.Store(true)
+	}
+}
+
+type idleConn struct {
+	net.Conn
+	timeout   time.Duration
+	streaming atomic.Bool
+	onClose   func()
+	closeOnce sync.Once
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	if !c.streaming.Load() {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	}
+	return c.Conn.Read(p)
+}
+
+// SetReadDeadline lets gortsplib set its own deadlines once streaming.
+func (c *idleConn) SetReadDeadline(t time.Time) error {
+	if !c.streaming.Load() && t.IsZero() {
+		return nil
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *idleConn) Close() error {
+	c.closeOnce.Do(c.onClose)
+	return c.Conn.Close()
 }
