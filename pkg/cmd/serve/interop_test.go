@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 		}
 	})
 	if !explicit {
-		_ = flag.Set("test.parallel", strconv.Itoa(max(8, 4*runtime.GOMAXPROCS(0))))
+		_ = flag.Set("test.parallel", strconv.Itoa(max(4, 2*runtime.GOMAXPROCS(0))))
 	}
 	code := m.Run()
 	if buildPath != "" {
