@@ -128,20 +128,23 @@ func listening(port int) bool {
 }
 
 func TestPushToFFmpegListen(t *testing.T) {
-	cases := []struct {
+	type pushCase struct {
 		input     string
 		codec     string
 		audio     bool
 		transport string
-	}{
-		{"h264_baseline_aac.mp4", "h264", true, "tcp"},
-		{"h264_high_bframes_aac.mp4", "h264", true, "tcp"},
-		{"h264_high_bframes_aac_nofaststart.mp4", "h264", true, "tcp"},
-		{"h265_aac.mp4", "hevc", true, "tcp"},
-		{"h264_aac.ts", "h264", true, "tcp"},
-		{"h264_aac.flv", "h264", true, "tcp"},
-		{"h264_baseline.h264", "h264", false, "tcp"},
-		{"h264_baseline_aac.mp4", "h264", true, "udp"},
+	}
+	var cases []pushCase
+	for _, tr := range []string{"tcp", "udp"} {
+		cases = append(cases,
+			pushCase{"h264_baseline_aac.mp4", "h264", true, tr},
+			pushCase{"h264_high_bframes_aac.mp4", "h264", true, tr},
+			pushCase{"h264_high_bframes_aac_nofaststart.mp4", "h264", true, tr},
+			pushCase{"h265_aac.mp4", "hevc", true, tr},
+			pushCase{"h264_aac.ts", "h264", true, tr},
+			pushCase{"h264_aac.flv", "h264", true, tr},
+			pushCase{"h264_baseline.h264", "h264", false, tr},
+		)
 	}
 	for _, c := range cases {
 		t.Run(c.input+"/"+c.transport, func(t *testing.T) {
