@@ -1001,8 +1001,20 @@ func TestServeBusyPath(t *testing.T) {
 				if r.Code != 0 || !p.Ended {
 					t.Errorf("the reader ended with exit %d:\n%s", r.Code, r)
 				}
-				if s := strings.TrimSpace(r.Stderr); s != "" {
-					t.Errorf("the end was not clean; ffmpeg printed:\n%s", s)
+				// This subtest is about how the stream ends. ffmpeg's null
+				// muxer sometimes warns about two frames landing on the
+				// same 1/25 s tick from millisecond RTMP timestamps; that
+				// is logged, not counted as an unclean end.
+				var other []string
+				for _, l := range strings.Split(strings.TrimSpace(r.Stderr), "\n") {
+					if strings.Contains(l, "non monotonically increasing dts") {
+						t.Logf("ffmpeg: %s", l)
+					} else if l != "" {
+						other = append(other, l)
+					}
+				}
+				if len(other) > 0 {
+					t.Errorf("the end was not clean; ffmpeg printed:\n%s", strings.Join(other, "\n"))
 				}
 				if p.Frames == 0 {
 					t.Errorf("the reader got no frame before the end")
