@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -399,7 +400,8 @@ ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev
 echo "links: $(ip -o link | wc -l)"
 "$AVCAT" serve --rtsp 127.0.0.1:8554 --no-rtmp --rtp-port 8000 --multicast-range 224.1.0.0/16 --timeout 5s 2>"$DIR/serve.log" &
 SP=$!
-trap 'kill -INT $SP 2>/dev/null; wait $SP' EXIT
+echo $SP >"$DIR/serve.pid"
+trap 'kill -TERM $SP 2>/dev/null; wait $SP' EXIT
 i=0
 until timeout -k 1 3 "$AVCAT" probe rtsp://127.0.0.1:8554/demo >/dev/null 2>&1; do
 	i=$((i+1)); [ $i -lt 100 ] || { echo "avcat serve not ready"; exit 91; }; sleep 0.1
@@ -411,11 +413,20 @@ timeout -k 3 20 ffmpeg -hide_banner -nostdin -nostats -progress pipe:1 -v error 
 	-i rtsp://127.0.0.1:8554/demo -frames:v 50 -f null - >"$DIR/ffmpeg.progress" 2>"$DIR/ffmpeg.err"
 echo "ffmpeg_rc=$?"
 `
-	r := testpeer.RunClientEnv(t, 90*time.Second, []string{"AVCAT=" + bin, "DIR=" + dir}, "unshare", "--net", "sh", "-c", script)
 	read := func(name string) string {
 		b, _ := os.ReadFile(filepath.Join(dir, name))
 		return string(b)
 	}
+	// The server runs inside the namespace, a grandchild of this test: if
+	// the script is killed before its trap runs, stop the server by PID.
+	t.Cleanup(func() {
+		if pid, err := strconv.Atoi(strings.TrimSpace(read("serve.pid"))); err == nil && pid > 0 {
+			if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.Signal(0)) == nil {
+				_ = p.Kill()
+			}
+		}
+	})
+	r := testpeer.RunClientEnv(t, 90*time.Second, []string{"AVCAT=" + bin, "DIR=" + dir}, "unshare", "--net", "sh", "-c", script)
 	if r.Code != 0 || !strings.Contains(r.Stdout, "links: 1") {
 		t.Fatalf("namespace run (want only lo in the namespace):\n%s\nserve.log:\n%s", r, read("serve.log"))
 	}
