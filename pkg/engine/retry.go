@@ -65,6 +65,8 @@ type RetrySink struct {
 
 	desc       *description.Session
 	cur        Sink
+	first      bool // the first connection is yet to be tried
+	failed     bool // the destination cannot take this stream at all
 	retryAt    time.Time
 	waitKey    bool
 	hasVideo   bool
@@ -90,8 +92,8 @@ func (r *RetrySink) Needs() Needs {
 	return NeedAccessUnits
 }
 
-// Open tries once; a destination that is down is retried later, and only
-// a codec it cannot carry fails the session.
+// Open only prepares: the destination connects from its own goroutine, on
+// the first unit, so a dead or slow destination never holds up the others.
 func (r *RetrySink) Open(desc *description.Session) error {
 	r.desc = desc
 	for _, m := range desc.Medias {
@@ -99,10 +101,7 @@ func (r *RetrySink) Open(desc *description.Session) error {
 			r.hasVideo = true
 		}
 	}
-	err := r.open(false)
-	if k, _ := fault.KindOf(err); err != nil && (k == fault.Unsupported || k == fault.Usage) {
-		return err
-	}
+	r.first = true
 	return nil
 }
 
@@ -134,11 +133,20 @@ func (r *RetrySink) setState(s EndpointState, err error) {
 
 // Write delivers u, or drops it while the destination is down.
 func (r *RetrySink) Write(u *media.Unit) error {
+	if r.failed {
+		return nil
+	}
 	if r.cur == nil {
 		if time.Now().Before(r.retryAt) {
 			return nil
 		}
-		if err := r.open(true); err != nil {
+		again := !r.first
+		r.first = false
+		if err := r.open(again); err != nil {
+			// A stream the destination cannot carry will not get better.
+			if k, _ := fault.KindOf(err); k == fault.Unsupported || k == fault.Usage {
+				r.failed = true
+			}
 			return nil //nolint:nilerr // retried later; the session goes on
 		}
 	}

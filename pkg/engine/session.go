@@ -67,11 +67,12 @@ type Session struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	desc   *description.Session
-	stats  atomic.Pointer[Stats]
-	queues []*sinkQueue
-	reason StopReason
-	opened bool
+	desc     *description.Session
+	stats    atomic.Pointer[Stats]
+	queuesMu sync.Mutex
+	queues   []*sinkQueue
+	reason   StopReason
+	opened   bool
 }
 
 type sinkQueue struct {
@@ -130,6 +131,8 @@ func (s *Session) Reason() StopReason { return s.reason }
 
 // Dropped returns, per sink, how many units its queue dropped.
 func (s *Session) Dropped() []uint64 {
+	s.queuesMu.Lock()
+	defer s.queuesMu.Unlock()
 	out := make([]uint64, len(s.queues))
 	for i, q := range s.queues {
 		out[i] = q.dropped.Load()
@@ -165,7 +168,9 @@ func (s *Session) Run(ctx context.Context) error {
 		if l, ok := sk.(Lossless); ok {
 			q.lossless = l.Lossless()
 		}
+		s.queuesMu.Lock()
 		s.queues = append(s.queues, q)
+		s.queuesMu.Unlock()
 		go q.run(sinkFailed)
 	}
 

@@ -63,10 +63,19 @@ func (rd *Reader) OnUnit(emit func(*media.Unit)) {
 		switch t.Codec.(type) {
 		case *codecs.H264:
 			rd.r.OnDataH264(t, func(pts, dts time.Duration, au [][]byte) {
+				// A sequence header arrives as parameter sets alone: it
+				// updates the format, it is not a frame.
+				if !hasPicture264(au) {
+					updateParams264(f, au)
+					return
+				}
 				send(pts, dts, au, h264.IsRandomAccess(au))
 			})
 		case *codecs.H265:
 			rd.r.OnDataH265(t, func(pts, dts time.Duration, au [][]byte) {
+				if !hasPicture265(au) {
+					return
+				}
 				send(pts, dts, au, h265.IsRandomAccess(au))
 			})
 		case *codecs.AV1:
@@ -91,3 +100,46 @@ func (rd *Reader) OnUnit(emit func(*media.Unit)) {
 
 // Read reads and dispatches one message.
 func (rd *Reader) Read() error { return rd.r.Read() }
+
+func hasPicture264(au [][]byte) bool {
+	for _, n := range au {
+		if len(n) > 0 {
+			if t := h264.NALUType(n[0] & 0x1f); t >= 1 && t <= 5 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasPicture265(au [][]byte) bool {
+	for _, n := range au {
+		if len(n) > 0 && (n[0]>>1)&0x3f < 32 {
+			return true
+		}
+	}
+	return false
+}
+
+// updateParams264 takes new SPS/PPS from a sequence header.
+func updateParams264(f format.Format, au [][]byte) {
+	h, ok := f.(*format.H264)
+	if !ok {
+		return
+	}
+	var sps, pps []byte
+	for _, n := range au {
+		if len(n) == 0 {
+			continue
+		}
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			sps = n
+		case h264.NALUTypePPS:
+			pps = n
+		}
+	}
+	if sps != nil && pps != nil {
+		h.SafeSetParams(sps, pps)
+	}
+}

@@ -60,7 +60,7 @@ func (s *Sink) Open(desc *description.Session) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
 	dialer := &net.Dialer{Timeout: s.Timeout}
-	s.client = &gortmplib.Client{
+	client := &gortmplib.Client{
 		URL: lu, Publish: true, TLSConfig: s.TLSConfig,
 		DialContext: func(c context.Context, network, addr string) (net.Conn, error) {
 			nc, err := dialer.DialContext(c, network, addr)
@@ -71,12 +71,13 @@ func (s *Sink) Open(desc *description.Session) error {
 			return nc, nil
 		},
 	}
-	if err := s.client.Initialize(ctx); err != nil {
+	if err := client.Initialize(ctx); err != nil {
 		if isEOF(err) {
 			return fault.New(fault.Network, "%s closed the connection before accepting the publish (wrong application %q or stream key?)", hostPort, app)
 		}
 		return refusal(classify(err, hostPort, s.Timeout, ctx.Err() != nil))
 	}
+	s.client = client
 	s.Logger.Debugf("< publish accepted (NetStream.Publish.Start)")
 	nc := s.client.NetConn()
 	_ = nc.SetDeadline(time.Time{})
@@ -84,7 +85,10 @@ func (s *Sink) Open(desc *description.Session) error {
 	w, skipped, err := NewWriter(s.client, desc)
 	if err != nil {
 		s.client.Close()
-		return err
+		if _, ok := fault.KindOf(err); ok {
+			return err
+		}
+		return fault.New(fault.Network, "%s closed the connection right after accepting the publish: %v", hostPort, err)
 	}
 	for _, sk := range skipped {
 		s.Logger.Warnf("RTMP cannot carry %s: track skipped", sk)

@@ -65,7 +65,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	dctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	dialer := &net.Dialer{Timeout: s.Timeout}
-	s.client = &gortmplib.Client{
+	client := &gortmplib.Client{
 		URL:       lu,
 		TLSConfig: s.TLSConfig,
 		DialContext: func(c context.Context, network, addr string) (net.Conn, error) {
@@ -78,7 +78,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 			return nc, nil
 		},
 	}
-	if err := s.client.Initialize(dctx); err != nil {
+	if err := client.Initialize(dctx); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -87,6 +87,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 		}
 		return nil, classify(err, hostPort, s.Timeout, dctx.Err() != nil)
 	}
+	s.client = client
 	s.Logger.Debugf("< play accepted (NetStream.Play.Start)")
 	nc := s.client.NetConn()
 	_ = nc.SetDeadline(time.Time{})

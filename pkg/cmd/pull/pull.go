@@ -72,7 +72,7 @@ or Ctrl-C/SIGTERM; the output is finalized in every case.`,
 		Args: cmdutil.ExactArgs(1, "URL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.URL = args[0]
-			if err := opts.validate(cmd); err != nil {
+			if err := opts.Validate(cmd); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -112,7 +112,8 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(rtsp.Transports, cobra.ShellCompDirectiveNoFileComp))
 }
 
-func (opts *Options) validate(cmd *cobra.Command) error {
+// Validate checks flag values and combinations (shared with rtmp-pull).
+func (opts *Options) Validate(cmd *cobra.Command) error {
 	if !opts.RTMPOnly {
 		if err := cmdutil.EnumFlag("transport", opts.Transport, rtsp.Transports...); err != nil {
 			return err

@@ -27,11 +27,8 @@ finalized on every exit path.`,
 		Args: cmdutil.ExactArgs(1, "URL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.URL = args[0]
-			if cmd.Flags().Changed("frames") && opts.Frames < 1 {
-				return cmdutil.FlagErrorf("--frames must be at least 1")
-			}
-			if opts.VideoOnly && opts.AudioOnly {
-				return cmdutil.FlagErrorf("--video-only and --audio-only exclude each other")
+			if err := opts.Validate(cmd); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
