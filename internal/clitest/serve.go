@@ -39,10 +39,17 @@ func (s *Serve) RTMP(path string) string {
 // listeners accept connections, and stops it (like Ctrl-C) in Cleanup.
 func StartServe(t testing.TB, args ...string) *Serve {
 	t.Helper()
+	return StartServeAt(t, testpeer.FreePort(t), testpeer.FreePort(t), testpeer.FreeUDPPortPair(t), args...)
+}
+
+// StartServeAt is StartServe on given ports, e.g. to restart a server
+// where clients expect it.
+func StartServeAt(t testing.TB, rtspPort, rtmpPort, rtpPort int, args ...string) *Serve {
+	t.Helper()
 	s := &Serve{
-		RTSPPort: testpeer.FreePort(t),
-		RTMPPort: testpeer.FreePort(t),
-		RTPPort:  testpeer.FreeUDPPortPair(t),
+		RTSPPort: rtspPort,
+		RTMPPort: rtmpPort,
+		RTPPort:  rtpPort,
 		done:     make(chan struct{}),
 	}
 	full := append([]string{"serve",

@@ -53,6 +53,12 @@ func (s EndpointState) String() string {
 	return "connecting"
 }
 
+// Checker is implemented by sinks that can tell, without connecting,
+// whether they can carry a stream.
+type Checker interface {
+	Check(desc *description.Session) error
+}
+
 // RetrySink keeps a destination alive: when it cannot open or fails, it
 // drops units and reopens with backoff, restarting video at a keyframe.
 // It never blocks the session on a dead destination: its queue drops.
@@ -95,6 +101,12 @@ func (r *RetrySink) Needs() Needs {
 // Open only prepares: the destination connects from its own goroutine, on
 // the first unit, so a dead or slow destination never holds up the others.
 func (r *RetrySink) Open(desc *description.Session) error {
+	// A stream the destination cannot carry fails now, not on every retry.
+	if c, ok := r.New().(Checker); ok {
+		if err := c.Check(desc); err != nil {
+			return err
+		}
+	}
 	r.desc = desc
 	for _, m := range desc.Medias {
 		if m.Type == description.MediaTypeVideo {

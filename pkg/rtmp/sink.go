@@ -47,7 +47,7 @@ func (s *Sink) Open(desc *description.Session) error {
 	if s.Timeout <= 0 {
 		s.Timeout = 10 * time.Second
 	}
-	if _, _, _, err := TracksFor(desc); err != nil {
+	if err := s.Check(desc); err != nil {
 		return err
 	}
 	lu, err := libraryURL(s.URL)
@@ -96,6 +96,12 @@ func (s *Sink) Open(desc *description.Session) error {
 	s.writer = w
 	go s.drain()
 	return nil
+}
+
+// Check tells, without connecting, whether RTMP can carry the stream.
+func (s *Sink) Check(desc *description.Session) error {
+	_, _, _, err := TracksFor(desc)
+	return err
 }
 
 // refusal rewords the "server refused" errors of a publish, and makes an

@@ -53,20 +53,14 @@ func (s *Sink) Open(desc *description.Session) error {
 	if err != nil {
 		return err
 	}
+	if err := s.Check(desc); err != nil {
+		return err
+	}
 	s.packetizers = make(map[format.Format]*media.Packetizer)
-	var bad []string
 	for _, m := range desc.Medias {
 		for _, f := range m.Formats {
-			p, err := media.NewPacketizer(f)
-			if err != nil {
-				bad = append(bad, f.Codec())
-				continue
-			}
-			s.packetizers[f] = p
+			s.packetizers[f], _ = media.NewPacketizer(f)
 		}
-	}
-	if len(bad) > 0 {
-		return fault.New(fault.Unsupported, "cannot send %s over RTSP", strings.Join(bad, ", "))
 	}
 
 	bu, err := base.ParseURL(s.URL.String())
@@ -98,6 +92,22 @@ func (s *Sink) Open(desc *description.Session) error {
 	}
 	s.failed = make(chan error, 1)
 	go func() { s.failed <- s.client.Wait() }()
+	return nil
+}
+
+// Check names the codecs that cannot be sent over RTP, without connecting.
+func (s *Sink) Check(desc *description.Session) error {
+	var bad []string
+	for _, m := range desc.Medias {
+		for _, f := range m.Formats {
+			if _, err := media.NewPacketizer(f); err != nil {
+				bad = append(bad, f.Codec())
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return fault.New(fault.Unsupported, "cannot send %s over RTSP", strings.Join(bad, ", "))
+	}
 	return nil
 }
 

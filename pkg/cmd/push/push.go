@@ -45,6 +45,9 @@ type Options struct {
 	AudioOnly bool
 	StatsJSON string
 	SDP       string
+	Reconnect bool
+	RetryMin  time.Duration
+	RetryMax  time.Duration
 }
 
 // NewCmdPush builds the push command. runF replaces the run in tests.
@@ -97,6 +100,8 @@ func (opts *Options) Validate() error {
 		return cmdutil.FlagErrorf("--video-only and --audio-only exclude each other")
 	case opts.Input == "-" && opts.Loop != 1:
 		return cmdutil.FlagErrorf("--loop needs a file: stdin can be read only once")
+	case opts.RetryMin <= 0 || opts.RetryMax < opts.RetryMin:
+		return cmdutil.FlagErrorf("--retry-min must be positive and at most --retry-max")
 	}
 	return nil
 }
@@ -117,6 +122,9 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 	fl.BoolVar(&opts.AudioOnly, "audio-only", false, "send only the audio tracks")
 	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats to FILE (- for stdout)")
 	fl.StringVar(&opts.SDP, "sdp", "", "SDP describing an rtpdump or pcap input (default NAME.sdp beside it)")
+	fl.BoolVar(&opts.Reconnect, "reconnect", false, "when the server goes away, reconnect with backoff instead of failing")
+	fl.DurationVar(&opts.RetryMin, "retry-min", 500*time.Millisecond, "first reconnect delay")
+	fl.DurationVar(&opts.RetryMax, "retry-max", 10*time.Second, "longest reconnect delay")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(endpoint.InputFormats, cobra.ShellCompDirectiveNoFileComp))
 	if opts.RTMP {
 		return
@@ -177,6 +185,26 @@ func Run(ctx context.Context, opts *Options) error {
 	src, loops, err := openInput(opts, resolver)
 	if err != nil {
 		return err
+	}
+	if opts.Reconnect {
+		// Drops are retried with backoff; what the input produces while
+		// the server is away is dropped, so the push stays live.
+		spec, so := opts.URL, endpoint.SinkOptions{Transport: opts.Transport, User: opts.User, Pass: opts.Pass, UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure}
+		log := opts.Logger()
+		sink = &engine.RetrySink{
+			Name: u.Redacted(), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax},
+			New: func() engine.Sink {
+				s, _, _ := resolver.NetworkSink(spec, so)
+				return s
+			},
+			OnEvent: func(name string, st engine.EndpointState, err error) {
+				if err != nil {
+					log.Warnf("%s: %s: %v", name, st, err)
+				} else if st == engine.StateUp {
+					log.Infof("%s: %s", name, st)
+				}
+			},
+		}
 	}
 	sess := &engine.Session{Source: src, Sinks: []engine.Sink{sink}}
 	if _, err := sess.Open(ctx); err != nil {

@@ -386,3 +386,39 @@ func TestPushServerGoesAway(t *testing.T) {
 		t.Fatalf("a server that disappears mid-push is a network error (exit 3):\n%s", r)
 	}
 }
+
+func TestPushReconnect(t *testing.T) {
+	srv := clitest.StartServe(t)
+	url := srv.RTSP("live/again")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan *clitest.Result, 1)
+	go func() {
+		done <- clitest.RunContext(ctx, "push", "--loop", "--reconnect", "--retry-min", "100ms", "--retry-max", "500ms",
+			media("h264_baseline_aac.mp4"), url)
+	}()
+	waitLive := func(s *clitest.Serve) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for clitest.Run(t, 5*time.Second, "probe", s.RTSP("live/again")).Code != 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the push did not (re)appear on the server")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitLive(srv)
+	srv.Stop()
+	// The same server comes back on the same ports: the push reconnects.
+	again := clitest.StartServeAt(t, srv.RTSPPort, srv.RTMPPort, srv.RTPPort)
+	waitLive(again)
+	r := clitest.Run(t, 20*time.Second, "probe", "--play", "2s", "-o", "json", again.RTSP("live/again"))
+	if r.Code != 0 || !strings.Contains(r.Stdout, `"frames"`) {
+		t.Fatalf("reading the reconnected push:\n%s", r)
+	}
+	cancel()
+	res := <-done
+	if res.Code != 0 || !strings.Contains(res.Stderr, "up") {
+		t.Fatalf("push --reconnect should ride over the restart and stop cleanly:\n%s", res)
+	}
+}
