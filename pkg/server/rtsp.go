@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
@@ -15,6 +16,27 @@ import (
 // rtspHandler answers RTSP requests for the path table.
 type rtspHandler struct {
 	s *Server
+
+	// setupMu runs one SETUP at a time: gortsplib v4.16.2 reads other
+	// sessions' transport while a SETUP adds a reader to a stream, and
+	// writes a session's own without a lock, so concurrent SETUPs race.
+	setupMu sync.Mutex
+	holding sync.Map // *gortsplib.ServerConn → struct{}: holds setupMu
+}
+
+// OnRequest takes the SETUP lock; OnResponse of the same request frees it.
+func (h *rtspHandler) OnRequest(sc *gortsplib.ServerConn, req *base.Request) {
+	if req.Method == base.Setup {
+		h.setupMu.Lock()
+		h.holding.Store(sc, struct{}{})
+	}
+}
+
+// OnResponse frees the SETUP lock taken by the request being answered.
+func (h *rtspHandler) OnResponse(sc *gortsplib.ServerConn, _ *base.Response) {
+	if _, ok := h.holding.LoadAndDelete(sc); ok {
+		h.setupMu.Unlock()
+	}
 }
 
 // sessionData is what the server remembers about one RTSP session.
