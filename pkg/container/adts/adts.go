@@ -8,6 +8,8 @@
 package adts
 
 import (
+	"github.com/avcat/avcat/pkg/container/input"
+
 	"bufio"
 	"context"
 	"errors"
@@ -86,11 +88,11 @@ type Source struct {
 // Open reads the first frame and describes the stream.
 func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	var err error
-	s.in, s.file, s.name, err = openInput(s.Path, s.Reader)
+	s.in, s.file, s.name, err = input.Open("adts", s.Path, s.Reader)
 	if err != nil {
 		return nil, err
 	}
-	stop := unblockOnDone(ctx, s.in)
+	stop := input.UnblockOnDone(ctx, s.in)
 	defer stop()
 	s.br = bufio.NewReaderSize(s.in, bufSize)
 
@@ -158,7 +160,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 	if s.desc == nil {
 		return fault.New(fault.Runtime, "%s: Run before a successful Open", s.name)
 	}
-	stop := unblockOnDone(ctx, s.in)
+	stop := input.UnblockOnDone(ctx, s.in)
 	defer stop()
 
 	if !s.started {

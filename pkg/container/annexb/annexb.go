@@ -15,6 +15,8 @@
 package annexb
 
 import (
+	"github.com/avcat/avcat/pkg/container/input"
+
 	"context"
 	"errors"
 	"fmt"
@@ -157,11 +159,11 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 		}
 	}
 	var err error
-	s.in, s.file, s.name, err = openInput(s.Path, s.Reader)
+	s.in, s.file, s.name, err = input.Open("annexb", s.Path, s.Reader)
 	if err != nil {
 		return nil, err
 	}
-	stop := unblockOnDone(ctx, s.in)
+	stop := input.UnblockOnDone(ctx, s.in)
 	defer stop()
 	s.sp = newSplitter(s.in)
 
@@ -262,7 +264,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 	if s.desc == nil {
 		return fault.New(fault.Runtime, "%s: Run before a successful Open", s.name)
 	}
-	stop := unblockOnDone(ctx, s.in)
+	stop := input.UnblockOnDone(ctx, s.in)
 	defer stop()
 
 	for len(s.pending) > 0 {

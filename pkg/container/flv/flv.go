@@ -19,6 +19,8 @@
 package flv
 
 import (
+	"github.com/avcat/avcat/pkg/container/input"
+
 	"bufio"
 	"context"
 	"errors"
@@ -94,11 +96,11 @@ func (s *Source) Metadata() map[string]any {
 // Open reads the header and reads ahead until the tracks are known.
 func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	var err error
-	s.in, s.file, s.name, err = openInput(s.Path, s.Reader)
+	s.in, s.file, s.name, err = input.Open("flv", s.Path, s.Reader)
 	if err != nil {
 		return nil, err
 	}
-	stop := unblockOnDone(ctx, s.in)
+	stop := input.UnblockOnDone(ctx, s.in)
 	defer stop()
 	br := bufio.NewReaderSize(s.in, bufSize)
 
@@ -194,7 +196,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 	if s.desc == nil {
 		return fault.New(fault.Runtime, "%s: Run before a successful Open", s.name)
 	}
-	stop := unblockOnDone(ctx, s.in)
+	stop := input.UnblockOnDone(ctx, s.in)
 	defer stop()
 
 	for len(s.ahead) > 0 {

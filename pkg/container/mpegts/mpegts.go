@@ -17,6 +17,8 @@
 package mpegts
 
 import (
+	"github.com/avcat/avcat/pkg/container/input"
+
 	"bufio"
 	"context"
 	"errors"
@@ -105,11 +107,11 @@ type frame struct {
 // described.
 func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	var err error
-	s.in, s.file, s.name, err = openInput(s.Path, s.Reader)
+	s.in, s.file, s.name, err = input.Open("mpegts", s.Path, s.Reader)
 	if err != nil {
 		return nil, err
 	}
-	stop := unblockOnDone(ctx, s.in)
+	stop := input.UnblockOnDone(ctx, s.in)
 	defer stop()
 	br := bufio.NewReaderSize(s.in, bufSize)
 
@@ -216,7 +218,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 	if s.desc == nil {
 		return fault.New(fault.Runtime, "%s: Run before a successful Open", s.name)
 	}
-	stop := unblockOnDone(ctx, s.in)
+	stop := input.UnblockOnDone(ctx, s.in)
 	defer stop()
 
 	for len(s.ahead) > 0 {

@@ -1,4 +1,5 @@
-package flv
+// Package input opens the files and pipes that demuxers read.
+package input
 
 import (
 	"context"
@@ -12,9 +13,9 @@ import (
 	"github.com/avcat/avcat/pkg/fault"
 )
 
-// openInput opens path, or uses r when it is set. name is what errors call
+// Open opens path, or uses r when it is set. name is what errors call
 // the input: the base name of path, or "stdin".
-func openInput(path string, r io.Reader) (in io.Reader, f *os.File, name string, err error) {
+func Open(kind, path string, r io.Reader) (in io.Reader, f *os.File, name string, err error) {
 	name = "stdin"
 	if path != "" {
 		name = filepath.Base(path)
@@ -23,7 +24,7 @@ func openInput(path string, r io.Reader) (in io.Reader, f *os.File, name string,
 		return r, nil, name, nil
 	}
 	if path == "" {
-		return nil, nil, name, fault.New(fault.Usage, "flv: no input: set Path or Reader")
+		return nil, nil, name, fault.New(fault.Usage, "%s: no input: set Path or Reader", kind)
 	}
 	f, err = os.Open(path)
 	if err != nil {
@@ -39,11 +40,11 @@ func openInput(path string, r io.Reader) (in io.Reader, f *os.File, name string,
 	return f, f, name, nil
 }
 
-// unblockOnDone makes a blocked Read on r return when ctx is done, if r
+// UnblockOnDone makes a blocked Read on r return when ctx is done, if r
 // supports read deadlines (pipes and sockets do, so a stalled stdin does).
 // The returned func stops the watch and clears the deadline it set, so
 // the caller's reader is left as it was.
-func unblockOnDone(ctx context.Context, r io.Reader) func() {
+func UnblockOnDone(ctx context.Context, r io.Reader) func() {
 	d, ok := r.(interface{ SetReadDeadline(t time.Time) error })
 	if !ok {
 		return func() {}
