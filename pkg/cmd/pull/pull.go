@@ -182,6 +182,10 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	log.Debugf("writing %s to %s", format, opts.Output)
+	if format == endpoint.OutSDP {
+		// The SDP is written when the output opens: nothing to receive.
+		return sess.Run(canceled())
+	}
 
 	var jsonOut io.Writer
 	if opts.StatsJSON != "" {
