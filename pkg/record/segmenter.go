@@ -42,6 +42,7 @@ type Segmenter struct {
 	next     float64 // media time of the next segment boundary
 	started  bool
 	bytes    int64
+	units    int // units in the current file
 	files    []string
 }
 
@@ -106,7 +107,7 @@ func (s *Segmenter) openNext() error {
 	if err := sink.Open(s.desc); err != nil {
 		return err
 	}
-	s.cur, s.curPath, s.bytes = sink, name, 0
+	s.cur, s.curPath, s.bytes, s.units = sink, name, 0, 0
 	s.files = append(s.files, name)
 	return nil
 }
@@ -152,6 +153,7 @@ func (s *Segmenter) Write(u *media.Unit) error {
 		s.started = true
 	}
 	s.bytes += int64(u.Size())
+	s.units++
 	return s.cur.Write(u)
 }
 
@@ -170,6 +172,13 @@ func (s *Segmenter) finish() error {
 	err := s.cur.Close()
 	path := s.curPath
 	s.cur = nil
+	if s.units == 0 {
+		// Nothing arrived (the source failed before its first unit):
+		// leave no empty file behind.
+		_ = os.Remove(path)
+		s.files = s.files[:len(s.files)-1]
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("finalize %s: %w", path, err)
 	}

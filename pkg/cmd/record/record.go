@@ -3,7 +3,6 @@ package record
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -168,9 +167,8 @@ func recordRun(ctx context.Context, opts *Options) error {
 		}
 	}
 	backoff := opts.RetryMin
-	attempt := 0
+	ever := false // some connection delivered media
 	for {
-		attempt++
 		seg := &rec.Segmenter{
 			Template: opts.Output, Segment: opts.Segment, MaxSize: opts.MaxSize, OnSegment: onSegment,
 			New: func(path string) (engine.Sink, error) {
@@ -189,8 +187,8 @@ func recordRun(ctx context.Context, opts *Options) error {
 		}
 		sess := &engine.Session{Source: src, Sinks: []engine.Sink{seg}}
 		_, err = sess.Open(ctx)
+		gotMedia := false
 		if err == nil {
-			backoff = opts.RetryMin
 			rep := &progress.Reporter{IO: opts.IO, Session: sess, Verb: "recorded"}
 			rep.Start()
 			err = sess.Run(ctx)
@@ -198,14 +196,20 @@ func recordRun(ctx context.Context, opts *Options) error {
 			if ctx.Err() != nil {
 				return finalErr(err, files)
 			}
+			gotMedia = receivedMedia(sess)
 			if err == nil && sess.Reason() == engine.StopEOF {
-				err = errors.New("the source ended the stream")
+				err = fault.New(fault.Network, "the source ended the stream")
 			}
 		} else if ctx.Err() != nil {
 			return nil
-		} else if attempt == 1 {
-			// A source that never worked is a configuration problem:
-			// fail now instead of retrying forever.
+		}
+		if gotMedia {
+			ever = true
+			backoff = opts.RetryMin
+		}
+		if !ever {
+			// A source that never delivered media is a configuration
+			// problem: fail now instead of retrying forever.
 			return err
 		}
 		if !retryable(err) || !opts.Reconnect {
@@ -235,8 +239,19 @@ func retryable(err error) bool {
 	if err == nil {
 		return true
 	}
-	k := cmdutil.Classify(err)
-	return k == fault.Network || k == fault.Runtime && strings.Contains(err.Error(), "ended the stream")
+	return cmdutil.Classify(err) == fault.Network
+}
+
+// receivedMedia reports whether the session got any packet at all.
+func receivedMedia(sess *engine.Session) bool {
+	if st := sess.Stats(); st != nil {
+		for _, t := range st.Snapshot() {
+			if t.Packets > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func finalErr(err error, files []string) error {

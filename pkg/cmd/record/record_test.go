@@ -1,0 +1,160 @@
+package record_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/avcat/avcat/internal/clitest"
+	"github.com/avcat/avcat/internal/testpeer"
+	"github.com/avcat/avcat/pkg/cmd/record"
+	"github.com/avcat/avcat/pkg/cmdutil"
+	"github.com/avcat/avcat/pkg/iostreams"
+)
+
+func TestRecordFlags(t *testing.T) {
+	cases := []struct {
+		args    []string
+		wantErr string
+		check   func(*testing.T, *record.Options)
+	}{
+		{args: []string{"-o", "x.mp4", "rtsp://cam/x"}, check: func(t *testing.T, o *record.Options) {
+			if o.URL != "rtsp://cam/x" || o.Output != "x.mp4" || !o.Reconnect || o.RetryMin != 500*time.Millisecond ||
+				o.RetryMax != 30*time.Second || o.Transport != "auto" || o.Segment != 0 || o.Duration != 0 || o.Format != "" {
+				t.Fatalf("defaults: %+v", o)
+			}
+		}},
+		{args: []string{"-o", "cam/%Y/%H-%M-%S.ts", "--segment", "10m", "--duration", "1h", "--max-size", "1000",
+			"--reconnect=false", "--format", "ts", "--transport", "tcp", "--video-only", "rtsp://cam/x"}, check: func(t *testing.T, o *record.Options) {
+			if o.Segment != 10*time.Minute || o.Duration != time.Hour || o.MaxSize != 1000 || o.Reconnect ||
+				o.Format != "ts" || o.Transport != "tcp" || !o.VideoOnly {
+				t.Fatalf("parsed: %+v", o)
+			}
+		}},
+		{args: []string{"rtsp://cam/x"}, wantErr: "-o TEMPLATE is required"},
+		{args: []string{"-o", "-", "rtsp://cam/x"}, wantErr: "use pull for stdout"},
+		{args: []string{"-o", "x.mp4", "--segment", "500ms", "rtsp://cam/x"}, wantErr: "--segment must be at least 1s"},
+		{args: []string{"-o", "x.mp4", "--duration", "-1s", "rtsp://cam/x"}, wantErr: "must not be negative"},
+		{args: []string{"-o", "x.mp4", "--max-size", "-1", "rtsp://cam/x"}, wantErr: "must not be negative"},
+		{args: []string{"-o", "x.mp4", "--retry-min", "2s", "--retry-max", "1s", "rtsp://cam/x"}, wantErr: "--retry-min"},
+		{args: []string{"-o", "x.mp4", "--transport", "sctp", "rtsp://cam/x"}, wantErr: "invalid --transport"},
+		{args: []string{"-o", "cam/%Q.mp4", "rtsp://cam/x"}, wantErr: "unknown directive %Q"},
+		{args: []string{"-o", "cam/100%", "rtsp://cam/x"}, wantErr: "lone %"},
+		{args: []string{"-o", "x.mp4"}, wantErr: "missing URL"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			var got *record.Options
+			cmd := record.NewCmdRecord(cmdutil.NewFactory(ios), func(_ context.Context, o *record.Options) error {
+				got = o
+				return nil
+			})
+			cmd.SetArgs(c.args)
+			cmd.SetOut(ios.ErrOut)
+			cmd.SetErr(ios.ErrOut)
+			cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
+			err := cmd.Execute()
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want %q", err, c.wantErr)
+				}
+				if code := cmdutil.ExitCode(err); code != 2 {
+					t.Fatalf("exit code %d, want 2 (usage)", code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, got)
+		})
+	}
+}
+
+// TestRecordBadOutput: output problems found before connecting are usage
+// errors (exit 2), and nothing is created.
+func TestRecordBadOutput(t *testing.T) {
+	dir := t.TempDir()
+	closed := "rtsp://127.0.0.1:" + strconv.Itoa(testpeer.FreePort(t)) + "/x"
+	cases := []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"unknown extension", []string{"-o", filepath.Join(dir, "out.avi")}, "record writes .mp4 or .ts"},
+		{"pull-only extension", []string{"-o", filepath.Join(dir, "out.flv")}, "record writes .mp4 or .ts"},
+		{"no extension", []string{"-o", filepath.Join(dir, "out")}, "record writes .mp4 or .ts"},
+		{"unknown format", []string{"-o", filepath.Join(dir, "out.mp4"), "--format", "mkv"}, `unknown --format "mkv"`},
+		{"bad directive", []string{"-o", filepath.Join(dir, "%Y-%q.mp4")}, "unknown directive"},
+		{"malformed URL", []string{"-o", filepath.Join(dir, "out.mp4")}, "missing scheme"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			url := closed
+			if c.name == "malformed URL" {
+				url = "rtsp//cam/x"
+			}
+			r := clitest.Run(t, 20*time.Second, append(append([]string{"record"}, c.args...), url)...)
+			if r.Code != 2 {
+				t.Fatalf("exit %d, want 2\n%s", r.Code, r)
+			}
+			if !strings.Contains(r.ErrLine(), c.msg) {
+				t.Fatalf("error line %q does not contain %q\n%s", r.ErrLine(), c.msg, r)
+			}
+		})
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("usage errors left files behind: %v", ents)
+	}
+}
+
+// TestRecordUnwritableOutput: a template whose directory cannot be
+// created, or whose file cannot be, fails fast with the path in a one-line
+// error, a non-zero exit and no retry loop (a write problem is not a
+// network problem).
+func TestRecordUnwritableOutput(t *testing.T) {
+	t.Parallel()
+	srv := clitest.StartServe(t, "--file", "clip="+testpeer.MediaFile(t, "h264_baseline_aac.mp4"))
+	dir := t.TempDir()
+	regular := filepath.Join(dir, "regular")
+	if err := os.WriteFile(regular, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ name, out, path, msg string }{
+		{"directory under a regular file", filepath.Join(regular, "cam", "%Y", "out.mp4"), regular, "not a directory"},
+		{"file under a regular file", filepath.Join(regular, "out.ts"), regular, "not a directory"},
+	}
+	if os.Geteuid() != 0 {
+		ro := filepath.Join(dir, "ro")
+		if err := os.Mkdir(ro, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, struct{ name, out, path, msg string }{"read-only directory", filepath.Join(ro, "out.mp4"), ro, "permission denied"})
+	} else {
+		t.Log("running as root: the read-only directory case is skipped (root may write there)")
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := clitest.Run(t, 30*time.Second, "record", "--transport", "tcp", "--duration", "3s", "-o", c.out, srv.RTSP("clip"))
+			if r.Took > 10*time.Second {
+				t.Errorf("took %v: an unwritable output should fail at once, not retry", r.Took.Round(time.Millisecond))
+			}
+			if r.Code == 0 {
+				t.Fatalf("exit 0 writing to %s\n%s", c.out, r)
+			}
+			line := r.ErrLine()
+			if !strings.Contains(line, c.path) || !strings.Contains(strings.ToLower(line), c.msg) {
+				t.Fatalf("error line %q should name %s and say %q\n%s", line, c.path, c.msg, r)
+			}
+			if strings.Contains(r.Stderr, "panic") || strings.Contains(r.Stderr, "goroutine ") {
+				t.Fatalf("panic:\n%s", r.Stderr)
+			}
+			t.Logf("exit %d after %v: %s", r.Code, r.Took.Round(time.Millisecond), line)
+		})
+	}
+}
