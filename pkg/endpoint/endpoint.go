@@ -4,7 +4,6 @@ package endpoint
 import (
 	"crypto/tls"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -76,16 +75,6 @@ func tlsConfig(u *url.URL, o SourceOptions) *tls.Config {
 // Register adds or replaces the opener of a URL scheme.
 func (r *Resolver) Register(scheme string, open SourceOpener) {
 	r.sources[strings.ToLower(scheme)] = open
-}
-
-// Schemes lists the registered source schemes.
-func (r *Resolver) Schemes() []string {
-	out := make([]string, 0, len(r.sources))
-	for s := range r.sources {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Source resolves a URL to a source.

@@ -171,14 +171,23 @@ func (c *rtpContinuity) newIteration(i int) {
 	}
 }
 
-func (c *rtpContinuity) rewrite(j int, pkts []*rtp.Packet, pts int64) []*rtp.Packet {
+// note records the reference iteration's packets, which pass untouched.
+func (c *rtpContinuity) note(j int, pkts []*rtp.Packet, pts int64) {
 	if !c.haveBase[j] {
 		c.tsBase[j] = int64(pkts[0].Timestamp) - pts
 		c.haveBase[j] = true
 	}
+	c.lastSeq[j] = pkts[len(pkts)-1].SequenceNumber
+}
+
+func (c *rtpContinuity) rewrite(j int, pkts []*rtp.Packet, pts int64) []*rtp.Packet {
 	if c.iteration == 0 {
-		c.lastSeq[j] = pkts[len(pkts)-1].SequenceNumber
+		c.note(j, pkts, pts)
 		return pkts
+	}
+	if !c.haveBase[j] {
+		c.tsBase[j] = int64(pkts[0].Timestamp) - pts
+		c.haveBase[j] = true
 	}
 	if !c.started[j] {
 		c.seqOff[j] = c.lastSeq[j] + 1 - pkts[0].SequenceNumber

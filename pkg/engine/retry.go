@@ -298,6 +298,18 @@ func (r *RetrySource) Run(ctx context.Context, emit func(*media.Unit)) error {
 			if !ok {
 				return
 			}
+			if conn == 0 {
+				// The first connection is the reference timeline: its
+				// units pass untouched, with no copy per packet.
+				if !seen[j] || u.PTS > lastOut[j] {
+					lastOut[j], seen[j] = u.PTS, true
+				}
+				if len(u.Packets) > 0 {
+					cont.note(j, u.Packets, u.PTS)
+				}
+				emit(u)
+				return
+			}
 			f := formats[j]
 			if conn > 0 && !based[j] {
 				gap := int64(time.Since(lostAt).Seconds() * float64(f.ClockRate()))

@@ -32,10 +32,9 @@ type stream struct {
 	readers   map[*unitReader]struct{}
 	closeOnce sync.Once
 
-	bytesIn  atomic.Uint64
-	unitsIn  atomic.Uint64
-	dropped  atomic.Uint64
-	lastUnit atomic.Int64
+	bytesIn atomic.Uint64
+	// dropped counts units that unit readers (RTMP) had no room for.
+	dropped atomic.Uint64
 }
 
 func newStream(srv *gortsplib.Server, desc *description.Session) (*stream, error) {
@@ -50,13 +49,14 @@ func newStream(srv *gortsplib.Server, desc *description.Session) (*stream, error
 // writePacket forwards one RTP packet from an RTSP publisher: the hot path.
 func (st *stream) writePacket(medi *description.Media, forma format.Format, pkt *rtp.Packet, ntp time.Time, pts int64) {
 	st.bytesIn.Add(uint64(pkt.MarshalSize()))
-	st.unitsIn.Add(1)
 	_ = st.rtsp.WritePacketRTPWithNTP(medi, pkt, ntp)
 	st.mu.RLock()
 	if len(st.readers) > 0 {
 		it := readerItem{medi: medi, forma: forma, pkt: pkt, pts: pts, ntp: ntp}
 		for r := range st.readers {
-			r.push(it)
+			if !r.push(it) {
+				st.dropped.Add(1)
+			}
 		}
 	}
 	st.mu.RUnlock()
@@ -65,7 +65,6 @@ func (st *stream) writePacket(medi *description.Media, forma format.Format, pkt 
 // writeUnit publishes an access unit (from RTMP or a file).
 func (st *stream) writeUnit(u *media.Unit) {
 	st.bytesIn.Add(uint64(u.Size()))
-	st.unitsIn.Add(1)
 	if p := st.packetizer(u.Format); p != nil {
 		if pkts, err := p.Packetize(u); err == nil {
 			ntp := u.NTP
@@ -79,7 +78,9 @@ func (st *stream) writeUnit(u *media.Unit) {
 	}
 	st.mu.RLock()
 	for r := range st.readers {
-		r.push(readerItem{unit: u})
+		if !r.push(readerItem{unit: u}) {
+			st.dropped.Add(1)
+		}
 	}
 	st.mu.RUnlock()
 }
@@ -129,9 +130,8 @@ func (st *stream) doClose() {
 // it falls behind, units are dropped and counted, and the publisher never
 // waits for it.
 type unitReader struct {
-	ch      chan readerItem
-	once    sync.Once
-	dropped atomic.Uint64
+	ch   chan readerItem
+	once sync.Once
 
 	scratch media.Unit
 	one     [1]*rtp.Packet
@@ -152,11 +152,13 @@ func newUnitReader() *unitReader {
 	return &unitReader{ch: make(chan readerItem, readerQueueSize)}
 }
 
-func (r *unitReader) push(it readerItem) {
+// push queues an item, or reports false when the reader is too far behind.
+func (r *unitReader) push(it readerItem) bool {
 	select {
 	case r.ch <- it:
+		return true
 	default:
-		r.dropped.Add(1)
+		return false
 	}
 }
 
