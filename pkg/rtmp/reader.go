@@ -10,6 +10,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
+	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/media"
 )
 
@@ -24,12 +25,30 @@ type Reader struct {
 }
 
 // NewReader reads until the tracks are known and maps them onto gortsplib
-// formats.
-func NewReader(conn gortmplib.Conn) (*Reader, error) {
-	r := &gortmplib.Reader{Conn: conn}
+// formats. A publishing server connection is accepted first.
+func NewReader(conn gortmplib.Conn, logger *logging.Logger) (*Reader, error) {
+	if sc, ok := conn.(*gortmplib.ServerConn); ok {
+		if err := sc.AcceptAction(); err != nil {
+			return nil, err
+		}
+	}
+	pc := &primingConn{Conn: conn, logger: logger}
+	if err := pc.prime(); err != nil {
+		return nil, err
+	}
+	r := &gortmplib.Reader{Conn: pc}
 	if err := r.Initialize(); err != nil {
 		return nil, err
 	}
+	var video, audio bool
+	for _, t := range r.Tracks() {
+		if t.Codec.IsVideo() {
+			video = true
+		} else {
+			audio = true
+		}
+	}
+	pc.setTracks(video, audio)
 	desc, formats, skipped := toDescription(r.Tracks())
 	rd := &Reader{r: r, desc: desc, formats: formats, skipped: skipped, medias: make(map[format.Format]*description.Media)}
 	for _, m := range desc.Medias {
@@ -49,6 +68,10 @@ func (rd *Reader) OnUnit(emit func(*media.Unit)) {
 	for _, t := range rd.r.Tracks() {
 		f := rd.formats[t]
 		if f == nil {
+			// gortmplib calls every track's callback: give skipped ones a no-op.
+			if _, ok := t.Codec.(*codecs.FLAC); ok {
+				rd.r.OnDataFLAC(t, func(time.Duration, []byte) {})
+			}
 			continue
 		}
 		m := rd.medias[f]

@@ -97,7 +97,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 
 	s.conn = &watchConn{Conn: s.client, onData: s.onData, logger: s.Logger}
 	_ = nc.SetReadDeadline(time.Now().Add(s.Timeout))
-	rd, err := NewReader(s.conn)
+	rd, err := NewReader(s.conn, s.Logger)
 	if err != nil {
 		s.client.Close()
 		if ctx.Err() != nil {
@@ -124,18 +124,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 }
 
 func (s *Source) onData(d amf0.Data) {
-	if len(d) == 0 {
-		return
-	}
-	name, _ := d[0].(string)
-	if name == "@setDataFrame" && len(d) > 1 {
-		d = d[1:]
-		name, _ = d[0].(string)
-	}
-	if name != "onMetaData" || len(d) < 2 {
-		return
-	}
-	m := amfToMap(d[1])
+	m := metadataOf(d)
 	if m == nil {
 		return
 	}

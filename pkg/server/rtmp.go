@@ -116,7 +116,7 @@ func (c *rtmpConn) publish(sc *gortmplib.ServerConn, name string) error {
 	}
 	defer s.unpublish(name, c, "publisher left")
 
-	rd, err := rtmp.NewReader(sc)
+	rd, err := rtmp.NewReader(sc, s.Logger)
 	if err != nil {
 		return err
 	}

@@ -426,12 +426,6 @@ func TestRTMPPullExtendedTimestamps(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.join == "first" {
-				// Known gap, tracked in issue 6: nginx stamps the sequence
-				// headers 0 and the media 16775 s; gortmplib's 2 s track
-				// analysis ends on that jump before the video header.
-				t.Skip("known gap (issue 6): gortmplib's track analysis stops at nginx's timestamp jump")
-			}
 			t.Parallel()
 			key := fmt.Sprintf("ext%d", i)
 			url := ng.URL("live", key)
