@@ -3,6 +3,7 @@ package engine
 
 import (
 	"context"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 
@@ -55,4 +56,15 @@ type Lossless interface {
 // Decoding is implemented by sources that can depacketize on demand.
 type Decoding interface {
 	SetDecode(on bool)
+}
+
+// RTCPWriter is implemented by sinks that record RTCP (packet dumps).
+type RTCPWriter interface {
+	WriteRTCP(medi *description.Media, pkt []byte, received time.Time) error
+}
+
+// RTCPForwarder is implemented by sources that can emit the RTCP they
+// receive as units with RTCP set.
+type RTCPForwarder interface {
+	SetRTCP(on bool)
 }

@@ -261,3 +261,66 @@ func TestSessionFramesAndGap(t *testing.T) {
 		t.Fatalf("reason %v after %v; want a gap stop", s2.Reason(), time.Since(start))
 	}
 }
+
+// rtcpSink records RTCP besides units.
+type rtcpSink struct {
+	recordSink
+	rtcp [][]byte
+}
+
+func (s *rtcpSink) WriteRTCP(_ *description.Media, pkt []byte, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rtcp = append(s.rtcp, pkt)
+	return nil
+}
+
+// rtcpSource emits RTCP units only when asked to.
+type rtcpSource struct {
+	fakeSource
+	on bool
+}
+
+func (s *rtcpSource) SetRTCP(on bool) { s.on = on }
+
+func (s *rtcpSource) Run(ctx context.Context, emit func(*media.Unit)) error {
+	m := s.desc.Medias[0]
+	for i, u := range s.units {
+		emit(u)
+		if s.on && i%10 == 0 {
+			emit(&media.Unit{Media: m, Format: m.Formats[0], Received: time.Now(), RTCP: []byte{0x80, 200, 0, 6}})
+		}
+	}
+	return nil
+}
+
+func TestSessionRTCPReachesOnlyRTCPSinks(t *testing.T) {
+	desc, f := testDesc()
+	plain, dump := &recordSink{lossless: true}, &rtcpSink{recordSink: recordSink{lossless: true}}
+	src := &rtcpSource{fakeSource: fakeSource{desc: desc, units: units(f, 30)}}
+	s := &Session{Source: src, Sinks: []Sink{plain, dump}, MaxFrames: 100}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !src.on {
+		t.Fatal("the session did not ask the source for RTCP, though a sink records it")
+	}
+	if plain.count() != 30 || dump.count() != 30 || len(dump.rtcp) != 3 {
+		t.Fatalf("plain sink %d units, dump sink %d units and %d RTCP; want 30, 30 and 3", plain.count(), dump.count(), len(dump.rtcp))
+	}
+	var frames uint64
+	for _, ts := range s.Stats().Snapshot() {
+		frames += ts.Frames
+	}
+	if frames != 30 {
+		t.Fatalf("stats count %d frames; RTCP must not count", frames)
+	}
+
+	src2 := &rtcpSource{fakeSource: fakeSource{desc: desc, units: units(f, 5)}}
+	if err := (&Session{Source: src2, Sinks: []Sink{&recordSink{lossless: true}}}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if src2.on {
+		t.Fatal("the session asked for RTCP that no sink records")
+	}
+}

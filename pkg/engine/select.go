@@ -96,6 +96,13 @@ func (s *Select) SetDecode(on bool) {
 	}
 }
 
+// SetRTCP is forwarded to sources that emit RTCP.
+func (s *Select) SetRTCP(on bool) {
+	if f, ok := s.Source.(RTCPForwarder); ok {
+		f.SetRTCP(on)
+	}
+}
+
 // Run drops units of the tracks left out.
 func (s *Select) Run(ctx context.Context, emit func(*media.Unit)) error {
 	return s.Source.Run(ctx, func(u *media.Unit) {

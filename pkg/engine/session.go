@@ -79,6 +79,7 @@ type sinkQueue struct {
 	sink     Sink
 	ch       chan *media.Unit
 	lossless bool
+	rtcp     RTCPWriter
 	dropped  atomic.Uint64
 	err      error
 	done     chan struct{}
@@ -100,6 +101,7 @@ func (s *Session) Open(ctx context.Context) (*description.Session, error) {
 	s.opened = true
 
 	var needs Needs
+	wantRTCP := false
 	for i, sk := range s.Sinks {
 		if err := sk.Open(desc); err != nil {
 			for _, prev := range s.Sinks[:i] {
@@ -113,9 +115,15 @@ func (s *Session) Open(ctx context.Context) (*description.Session, error) {
 		} else {
 			needs |= NeedAccessUnits
 		}
+		if _, ok := sk.(RTCPWriter); ok {
+			wantRTCP = true
+		}
 	}
 	if d, ok := s.Source.(Decoding); ok {
 		d.SetDecode(needs&NeedAccessUnits != 0)
+	}
+	if f, ok := s.Source.(RTCPForwarder); ok {
+		f.SetRTCP(wantRTCP)
 	}
 	return desc, nil
 }
@@ -168,6 +176,7 @@ func (s *Session) Run(ctx context.Context) error {
 		if l, ok := sk.(Lossless); ok {
 			q.lossless = l.Lossless()
 		}
+		q.rtcp, _ = sk.(RTCPWriter)
 		s.queuesMu.Lock()
 		s.queues = append(s.queues, q)
 		s.queuesMu.Unlock()
@@ -189,6 +198,16 @@ func (s *Session) Run(ctx context.Context) error {
 	var emitMu sync.Mutex
 	emit := func(u *media.Unit) {
 		if closing.Load() {
+			return
+		}
+		if u.RTCP != nil {
+			emitMu.Lock()
+			defer emitMu.Unlock()
+			for _, q := range s.queues {
+				if q.rtcp != nil && !closing.Load() {
+					q.push(runCtx, u)
+				}
+			}
 			return
 		}
 		lastUnit.Store(time.Now().UnixNano())
@@ -320,7 +339,13 @@ func (q *sinkQueue) run(failed chan<- error) {
 		if q.err != nil {
 			continue
 		}
-		if err := q.sink.Write(u); err != nil {
+		var err error
+		if u.RTCP != nil {
+			err = q.rtcp.WriteRTCP(u.Media, u.RTCP, u.Received)
+		} else {
+			err = q.sink.Write(u)
+		}
+		if err != nil {
 			q.err = err
 			failed <- err
 		}

@@ -34,6 +34,10 @@ type Unit struct {
 	Payload [][]byte
 	// Key reports a random access point; meaningful only when decoded.
 	Key bool
+
+	// RTCP is one RTCP packet of Media, as received. Such a unit carries
+	// no media and reaches only sinks that record RTCP.
+	RTCP []byte
 }
 
 // Decoded reports whether the unit carries an access unit.

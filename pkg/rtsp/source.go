@@ -17,6 +17,8 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/headers"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/bluenviron/gortsplib/v4/pkg/rtptime"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"github.com/avcat/avcat/pkg/fault"
@@ -60,10 +62,14 @@ type Source struct {
 	rawSDP   []byte
 	rawMu    sync.Mutex
 	decode   bool
+	rtcp     bool
 }
 
 // SetDecode asks the source to depacketize into access units.
 func (s *Source) SetDecode(on bool) { s.decode = on }
+
+// SetRTCP asks the source to emit the RTCP packets it receives.
+func (s *Source) SetRTCP(on bool) { s.rtcp = on }
 
 // OptionsResponse is the server's answer to OPTIONS, if it gave one.
 func (s *Source) OptionsResponse() *base.Response { return s.options }
@@ -151,6 +157,11 @@ func (s *Source) ctxErr(ctx context.Context, err error) error {
 // Description is the SDP as parsed after Open.
 func (s *Source) Description() *description.Session { return s.desc }
 
+// anyPacketTimed times every packet, not only those whose PTS equals DTS.
+type anyPacketTimed struct{ format.Format }
+
+func (anyPacketTimed) PTSEqualsDTS(*rtp.Packet) bool { return true }
+
 // trackState is per-format depacketizing state, owned by one reader goroutine.
 type trackState struct {
 	medi    *description.Media
@@ -187,6 +198,9 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 	}
 
 	var gotMedia atomic.Bool
+	// Packets are timed from their arrival, not from the first keyframe as
+	// gortsplib's decoder does: a dump keeps what came before it.
+	packetTimes := rtptime.NewGlobalDecoder2()
 	s.client.OnPacketRTPAny(func(medi *description.Media, forma format.Format, pkt *rtp.Packet) {
 		gotMedia.Store(true)
 		st := states[forma]
@@ -194,13 +208,14 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 			return
 		}
 		now := time.Now()
-		pts, ok := s.client.PacketPTS2(medi, pkt)
-		if !ok {
-			return
-		}
 		ntp, _ := s.client.PacketNTP(medi, pkt)
 		if st.depkt == nil {
+			pts, _ := packetTimes.Decode(anyPacketTimed{forma}, pkt)
 			emit(&media.Unit{Media: medi, Format: forma, PTS: pts, DTS: pts, NoDTS: true, NTP: ntp, Received: now, Packets: []*rtp.Packet{pkt}})
+			return
+		}
+		pts, ok := s.client.PacketPTS2(medi, pkt)
+		if !ok {
 			return
 		}
 		st.pending = append(st.pending, pkt)
@@ -220,6 +235,29 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 		})
 	})
 
+	// A server ends a finite stream with an RTCP BYE on every track.
+	var byeMu sync.Mutex
+	byes := make(map[*description.Media]bool)
+	var ended atomic.Bool
+	s.client.OnPacketRTCPAny(func(medi *description.Media, pkt rtcp.Packet) {
+		if s.rtcp {
+			if b, err := pkt.Marshal(); err == nil {
+				emit(&media.Unit{Media: medi, Format: medi.Formats[0], Received: time.Now(), RTCP: b})
+			}
+		}
+		if _, ok := pkt.(*rtcp.Goodbye); !ok {
+			return
+		}
+		byeMu.Lock()
+		byes[medi] = true
+		all := len(byes) == len(s.desc.Medias)
+		byeMu.Unlock()
+		s.Logger.Debugf("< RTCP BYE on %s", medi.Type)
+		if all && ended.CompareAndSwap(false, true) {
+			go s.client.Close()
+		}
+	})
+
 	var ra *headers.Range
 	if s.Start > 0 {
 		ra = &headers.Range{Value: &headers.RangeNPT{Start: s.Start}}
@@ -230,6 +268,10 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 
 	err := s.client.Wait()
 	if ctx.Err() != nil {
+		return nil
+	}
+	if ended.Load() {
+		s.Logger.Debugf("every track said BYE: end of stream")
 		return nil
 	}
 	// A server that closes the connection after media flowed has ended the

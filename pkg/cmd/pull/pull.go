@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/avcat/avcat/pkg/cmdutil"
+	"github.com/avcat/avcat/pkg/container/rtpdump/rtpcap"
 	"github.com/avcat/avcat/pkg/endpoint"
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/iostreams"
@@ -202,12 +203,33 @@ func Run(ctx context.Context, opts *Options) error {
 	err = sess.Run(ctx)
 	rep.Stop()
 	if err != nil {
+		if opts.Output != "-" && nothingReceived(sess) {
+			// The stream failed before its first packet (at SETUP or
+			// PLAY): leave no empty file behind.
+			_ = os.Remove(opts.Output)
+			if format == endpoint.OutRTPDump || format == endpoint.OutPcap {
+				_ = os.Remove(rtpcap.SidecarPath(opts.Output))
+			}
+		}
 		return err
 	}
 	if sess.Reason() == engine.StopGap {
 		log.Infof("stopped: nothing received for %s", opts.Gap)
 	}
 	return nil
+}
+
+func nothingReceived(sess *engine.Session) bool {
+	st := sess.Stats()
+	if st == nil {
+		return true
+	}
+	for _, t := range st.Snapshot() {
+		if t.Packets > 0 || t.Frames > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // canceled is a done context: running a session with it just closes it.

@@ -11,6 +11,10 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/bytecounter"
 	"github.com/bluenviron/gortmplib/pkg/message"
 	"github.com/bluenviron/gortmplib/pkg/rawmessage"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/vp9"
 )
 
 // tagConn is a gortmplib.Conn that turns the messages gortmplib.Writer
@@ -58,7 +62,46 @@ func (c *tagConn) Write(msg message.Message) error {
 	if err != nil {
 		return fmt.Errorf("FLV tag: %w", err)
 	}
+	if ft := exFrameType(msg); ft != 0 {
+		raw.Body[0] = raw.Body[0]&0x8f | ft<<4
+	}
 	return c.writeTag(raw.Type, raw.Timestamp, raw.Body)
+}
+
+// exFrameType is the FrameType of an enhanced video tag (1 key, 2 inter),
+// which gortmplib leaves 0; demuxers find keyframes by it.
+func exFrameType(msg message.Message) byte {
+	var fourCC message.FourCC
+	var payload []byte
+	switch m := msg.(type) {
+	case *message.VideoExSequenceStart:
+		return 1
+	case *message.VideoExCodedFrames:
+		fourCC, payload = m.FourCC, m.Payload
+	case *message.VideoExFramesX:
+		fourCC, payload = m.FourCC, m.Payload
+	default:
+		return 0
+	}
+	key := false
+	switch fourCC {
+	case message.FourCCHEVC:
+		var au h264.AVCC
+		key = au.Unmarshal(payload) == nil && h265.IsRandomAccess(au)
+	case message.FourCCAVC:
+		var au h264.AVCC
+		key = au.Unmarshal(payload) == nil && h264.IsRandomAccess(au)
+	case message.FourCCAV1:
+		var tu av1.Bitstream
+		key = tu.Unmarshal(payload) == nil && av1.IsRandomAccess2(tu)
+	case message.FourCCVP9:
+		var h vp9.Header
+		key = h.Unmarshal(payload) == nil && !h.NonKeyFrame
+	}
+	if key {
+		return 1
+	}
+	return 2
 }
 
 // metadata turns gortmplib's "@setDataFrame" into the onMetaData script
