@@ -452,6 +452,8 @@ func (ic *idleConns) streaming(remote string) {
 	ic.mu.Unlock()
 	if w != nil {
 		w.streaming.Store(true)
+		// Lift the deadline the last request's read left behind.
+		_ = w.Conn.SetReadDeadline(time.Time{})
 	}
 }
 
@@ -466,6 +468,10 @@ type idleConn struct {
 func (c *idleConn) Read(p []byte) (int, error) {
 	if !c.streaming.Load() {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+		// streaming may have been set in between: never leave a stale limit.
+		if c.streaming.Load() {
+			_ = c.Conn.SetReadDeadline(time.Time{})
+		}
 	}
 	return c.Conn.Read(p)
 }

@@ -671,3 +671,22 @@ func TestServePathTraversal(t *testing.T) {
 		}
 	}
 }
+
+// TestServeQuietUDPReader: a UDP reader's control connection is quiet
+// while the media flows; it must outlive the idle-client timeout, so the
+// reader's closing requests are answered.
+func TestServeQuietUDPReader(t *testing.T) {
+	t.Parallel()
+	testpeer.Require(t, testpeer.PeerGstLaunch)
+	testpeer.RequireGstElements(t, "rtspsrc", "rtph264depay", "h264parse", "fakesink")
+	srv := clitest.StartServe(t, "--timeout", "2s")
+	// 125 frames at 25 fps: 5 s, more than twice the timeout.
+	r := testpeer.GstLaunch(t, 30*time.Second, strings.Fields("rtspsrc location="+srv.RTSP("demo")+
+		" protocols=udp ! rtph264depay ! h264parse ! fakesink num-buffers=125")...)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Got EOS") {
+		t.Fatalf("gst-launch rtspsrc protocols=udp: want exit 0 at EOS:\n%s", r)
+	}
+	if out := r.Stdout + r.Stderr; strings.Contains(out, "server closed the connection") {
+		t.Fatalf("the server dropped the quiet control connection of a playing UDP reader:\n%s", r)
+	}
+}
