@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortmplib/pkg/message"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 
 	"github.com/avcat/avcat/pkg/engine"
@@ -30,7 +30,7 @@ type Sink struct {
 	TLSConfig *tls.Config
 	Logger    *logging.Logger
 
-	client    *gortmplib.Client
+	client    *publishClient
 	writer    *Writer
 	closeOnce sync.Once
 }
@@ -60,8 +60,8 @@ func (s *Sink) Open(desc *description.Session) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
 	dialer := &net.Dialer{Timeout: s.Timeout}
-	client := &gortmplib.Client{
-		URL: lu, Publish: true, TLSConfig: s.TLSConfig,
+	client := &publishClient{
+		URL: lu, TLSConfig: s.TLSConfig,
 		DialContext: func(c context.Context, network, addr string) (net.Conn, error) {
 			nc, err := dialer.DialContext(c, network, addr)
 			if err != nil {
@@ -70,12 +70,22 @@ func (s *Sink) Open(desc *description.Session) error {
 			_ = nc.SetDeadline(time.Now().Add(s.Timeout))
 			return nc, nil
 		},
+		OnSkip: func(err error) {
+			s.Logger.Debugf("< skipped a message gortmplib cannot parse (%v)", err)
+		},
+		OnCommand: func(m *message.CommandAMF0) {
+			s.Logger.Debugf("< %s %s", m.Name, redactEcho(describeArgs(m.Arguments), key))
+		},
 	}
 	if err := client.Initialize(ctx); err != nil {
 		if isEOF(err) {
 			return fault.New(fault.Network, "%s closed the connection before accepting the publish (wrong application %q or stream key?)", hostPort, app)
 		}
-		return refusal(classify(err, hostPort, s.Timeout, ctx.Err() != nil))
+		var se *statusError
+		if errors.As(err, &se) {
+			return refusal(se, hostPort, key)
+		}
+		return classify(err, hostPort, s.Timeout, ctx.Err() != nil)
 	}
 	s.client = client
 	s.Logger.Debugf("< publish accepted (NetStream.Publish.Start)")
@@ -104,18 +114,27 @@ func (s *Sink) Check(desc *description.Session) error {
 	return err
 }
 
-// refusal rewords the "server refused" errors of a publish, and makes an
-// unauthorized publish an authentication failure.
-func refusal(err error) error {
-	msg := err.Error()
-	if !strings.Contains(msg, "refused:") {
-		return err
-	}
-	k, _ := fault.KindOf(err)
-	if strings.Contains(msg, "Unauthorized") || strings.Contains(msg, "authentication") {
+// refusal reports the server's refusal with its status code and
+// description (where a key echoed with its credentials is redacted); an
+// unauthorized publish is an authentication failure.
+func refusal(se *statusError, hostPort, key string) error {
+	se = &statusError{Code: se.Code, Description: redactEcho(se.Description, key)}
+	k := fault.Network
+	switch {
+	case strings.Contains(se.Code, "Unauthorized"), strings.Contains(se.Description, "authentication"):
 		k = fault.Auth
+	case strings.Contains(se.Code, "NotFound"):
+		k = fault.NotFound
 	}
-	return fault.New(k, "%s", strings.Replace(msg, "refused:", "refused publish:", 1))
+	return fault.New(k, "server %s refused publish: %s", hostPort, se)
+}
+
+// redactEcho hides the credentials of a stream key that a server echoed.
+func redactEcho(s, key string) string {
+	if !strings.Contains(key, "?") {
+		return s
+	}
+	return strings.ReplaceAll(s, key, redactKey(key))
 }
 
 func isEOF(err error) bool {

@@ -74,4 +74,15 @@ func TestServeTLS(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "measured:") {
 		t.Fatalf("play over RTSPS:\n%s", r)
 	}
+
+	// Publishing over RTMPS: refused on the certificate, then accepted.
+	pub := strings.Replace(srv.RTMP("live/tls"), "rtmp://", "rtmps://", 1)
+	r = clitest.Run(t, 30*time.Second, "rtmp-push", clip(t, "h264_aac.flv"), pub)
+	if r.Code != 3 || !strings.Contains(r.ErrLine(), "certificate") {
+		t.Fatalf("rtmp-push %s without --insecure should fail on the certificate:\n%s", pub, r)
+	}
+	r = clitest.Run(t, 30*time.Second, "rtmp-push", "--insecure", "--speed", "8", clip(t, "h264_aac.flv"), pub)
+	if r.Code != 0 {
+		t.Fatalf("rtmp-push over RTMPS:\n%s", r)
+	}
 }

@@ -1,0 +1,257 @@
+package rtmp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortmplib/pkg/amf0"
+	"github.com/bluenviron/gortmplib/pkg/bytecounter"
+	"github.com/bluenviron/gortmplib/pkg/handshake"
+	"github.com/bluenviron/gortmplib/pkg/message"
+	"github.com/bluenviron/gortmplib/pkg/rawmessage"
+
+	"github.com/avcat/avcat/pkg/fault"
+)
+
+// fakePublishServer answers one publisher like ffmpeg's `-listen 1`: a
+// bare onFCPublish, then publishStatus as the onStatus of the publish.
+// It writes raw messages, so it can send what gortmplib cannot parse.
+type fakePublishServer struct {
+	t  *testing.T
+	nc net.Conn
+	r  *message.Reader
+	w  *rawmessage.Writer
+}
+
+func listenFake(t *testing.T) (net.Listener, *url.URL) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln, &url.URL{Scheme: "rtmp", Host: ln.Addr().String(), Path: "/live", Fragment: "cam?user=u&pass=secret"}
+}
+
+func acceptFake(t *testing.T, ln net.Listener) (*fakePublishServer, error) {
+	nc, err := ln.Accept()
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	bc := bytecounter.NewReadWriter(nc)
+	if _, _, err := handshake.DoServer(bc, false); err != nil {
+		return nil, err
+	}
+	return &fakePublishServer{
+		t: t, nc: nc,
+		r: message.NewReader(bc, bc.Reader, func(uint32) error { return nil }),
+		w: rawmessage.NewWriter(bc, bc.Writer, false),
+	}, nil
+}
+
+// send writes an AMF0 command (or anything else AMF0) as is.
+func (s *fakePublishServer) send(values ...any) error {
+	body, err := amf0.Data(values).Marshal()
+	if err != nil {
+		return err
+	}
+	return s.w.Write(&rawmessage.Message{ChunkStreamID: 3, Type: uint8(message.TypeCommandAMF0), Body: body})
+}
+
+// until reads commands up to the one named name.
+func (s *fakePublishServer) until(name string) (*message.CommandAMF0, error) {
+	for {
+		msg, err := s.r.Read()
+		if err != nil {
+			return nil, err
+		}
+		if cmd, ok := msg.(*message.CommandAMF0); ok && cmd.Name == name {
+			return cmd, nil
+		}
+	}
+}
+
+func (s *fakePublishServer) run(publishStatus amf0.Object) error {
+	if _, err := s.until("connect"); err != nil {
+		return err
+	}
+	if err := s.send("_result", float64(1), nil, amf0.Object{
+		{Key: "level", Value: "status"}, {Key: "code", Value: "NetConnection.Connect.Success"},
+	}); err != nil {
+		return err
+	}
+	if _, err := s.until("FCPublish"); err != nil {
+		return err
+	}
+	if err := s.send("onFCPublish"); err != nil {
+		return err
+	}
+	if _, err := s.until("createStream"); err != nil {
+		return err
+	}
+	if err := s.send("_result", float64(4), nil, float64(1)); err != nil {
+		return err
+	}
+	cmd, err := s.until("publish")
+	if err != nil {
+		return err
+	}
+	if key, _ := arg(cmd, 1).(string); key != "cam?user=u&pass=secret" {
+		return errors.New("publish of key " + key)
+	}
+	return s.send("onStatus", float64(0), nil, publishStatus)
+}
+
+func TestPublishClientSkipsUnparsableCommands(t *testing.T) {
+	ln, u := listenFake(t)
+	done := make(chan error, 1)
+	go func() {
+		s, err := acceptFake(t, ln)
+		if err == nil {
+			err = s.run(amf0.Object{{Key: "level", Value: "status"}, {Key: "code", Value: "NetStream.Publish.Start"}})
+		}
+		if err == nil {
+			// After the publish: two more unparsable messages, then a ping
+			// the client must read and answer.
+			bad := &rawmessage.Message{ChunkStreamID: 3, Type: uint8(message.TypeCommandAMF0), Body: []byte{0x0F, 0x00}}
+			if err = s.send("onFCUnpublish"); err == nil {
+				err = s.w.Write(bad)
+			}
+			if err == nil {
+				err = s.w.Write(&rawmessage.Message{ChunkStreamID: 2, Type: uint8(message.TypeUserControl), Body: []byte{0, 6, 0, 0, 0, 42}})
+			}
+		}
+		if err == nil {
+			var msg message.Message
+			msg, err = s.r.Read()
+			if pong, ok := msg.(*message.UserControlPingResponse); err == nil && (!ok || pong.ServerTime != 42) {
+				err = errors.New("no ping response")
+			}
+		}
+		done <- err
+	}()
+
+	var skipped []string
+	c := &publishClient{URL: u, OnSkip: func(err error) { skipped = append(skipped, err.Error()) }}
+	var _ gortmplib.Conn = c
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Initialize(ctx); err != nil {
+		t.Fatalf("publish to a server that sends a bare onFCPublish: %v", err)
+	}
+	defer c.Close()
+	_ = c.NetConn().SetDeadline(time.Now().Add(10 * time.Second))
+	msg, err := c.Read()
+	if _, ok := msg.(*message.UserControlPingRequest); err != nil || !ok {
+		t.Fatalf("Read after two unparsable messages: %T %v", msg, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	if len(skipped) != 3 || skipped[0] != "invalid command payload" || !strings.HasPrefix(skipped[2], "unsupported marker") {
+		t.Errorf("skipped %q", skipped)
+	}
+	if c.BytesSent() == 0 || c.BytesReceived() == 0 {
+		t.Errorf("byte counts %d sent, %d received", c.BytesSent(), c.BytesReceived())
+	}
+}
+
+func TestPublishClientRefused(t *testing.T) {
+	ln, u := listenFake(t)
+	go func() {
+		if s, err := acceptFake(t, ln); err == nil {
+			_ = s.run(amf0.Object{
+				{Key: "level", Value: "error"}, {Key: "code", Value: "NetStream.Publish.BadName"},
+				{Key: "description", Value: "cam?user=u&pass=secret is already publishing"},
+			})
+		}
+	}()
+	c := &publishClient{URL: u}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := c.Initialize(ctx)
+	var se *statusError
+	if !errors.As(err, &se) || se.Code != "NetStream.Publish.BadName" {
+		t.Fatalf("refused publish: %v", err)
+	}
+	err = refusal(se, "h:1", u.Fragment)
+	want := "server h:1 refused publish: NetStream.Publish.BadName (cam?user=u&pass=*** is already publishing)"
+	if k, _ := fault.KindOf(err); k != fault.Network || err.Error() != want {
+		t.Errorf("got %v (%v), want %q", err, k, want)
+	}
+	if err := refusal(&statusError{Code: "NetStream.Publish.Unauthorized"}, "h:1", ""); cmpKind(err) != fault.Auth {
+		t.Errorf("unauthorized: %v", err)
+	}
+}
+
+func cmpKind(err error) fault.Kind {
+	k, _ := fault.KindOf(err)
+	return k
+}
+
+// TestPublishClientAdobeAuth runs the two Adobe auth round trips against
+// gortmplib's server.
+func TestPublishClientAdobeAuth(t *testing.T) {
+	ln, u := listenFake(t)
+	published := make(chan string, 1)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+				sc := &gortmplib.ServerConn{RW: nc}
+				if sc.Initialize() != nil || sc.AcceptConnIfCredentialsMatch("pub", "s3cret") != nil || sc.AcceptAction() != nil {
+					return
+				}
+				published <- sc.URL.String()
+				_, _ = sc.Read() // until the client leaves
+			}()
+		}
+	}()
+	cases := []struct {
+		user    *url.Userinfo
+		wantErr string
+	}{
+		{url.UserPassword("pub", "s3cret"), ""},
+		{url.UserPassword("pub", "wrong"), "authentication error"},
+		{nil, "credentials are required"},
+	}
+	for _, ca := range cases {
+		t.Run(ca.user.String(), func(t *testing.T) {
+			cu := *u
+			cu.User = ca.user
+			c := &publishClient{URL: &cu}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := c.Initialize(ctx)
+			if ca.wantErr != "" {
+				if err == nil || err.Error() != ca.wantErr {
+					t.Fatalf("got %v, want %q", err, ca.wantErr)
+				}
+				if k := cmpKind(classify(err, "h:1", time.Second, false)); k != fault.Auth {
+					t.Errorf("classified as %v, want auth", k)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			if got := <-published; !strings.HasSuffix(got, "/live/cam?user=u&pass=secret") {
+				t.Errorf("server saw %q", got)
+			}
+		})
+	}
+}
