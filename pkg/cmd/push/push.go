@@ -17,6 +17,7 @@ import (
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/mediaurl"
 	"github.com/avcat/avcat/pkg/progress"
 )
 
@@ -192,7 +193,7 @@ func Run(ctx context.Context, opts *Options) error {
 		spec, so := opts.URL, endpoint.SinkOptions{Transport: opts.Transport, User: opts.User, Pass: opts.Pass, UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure}
 		log := opts.Logger()
 		sink = &engine.RetrySink{
-			Name: u.Redacted(), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax},
+			Name: mediaurl.RedactURL(u), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax},
 			New: func() engine.Sink {
 				s, _, _ := resolver.NetworkSink(spec, so)
 				return s
@@ -213,7 +214,7 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		return err
 	}
-	opts.Logger().Debugf("publishing to %s", u.Redacted())
+	opts.Logger().Debugf("publishing to %s", mediaurl.RedactURL(u))
 
 	var jsonOut io.Writer
 	switch opts.StatsJSON {
