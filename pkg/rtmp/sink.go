@@ -32,6 +32,7 @@ type Sink struct {
 
 	client    *publishClient
 	writer    *Writer
+	cork      *corkConn
 	closeOnce sync.Once
 }
 
@@ -68,7 +69,8 @@ func (s *Sink) Open(desc *description.Session) error {
 				return nil, err
 			}
 			_ = nc.SetDeadline(time.Now().Add(s.Timeout))
-			return nc, nil
+			s.cork = &corkConn{Conn: nc}
+			return s.cork, nil
 		},
 		OnSkip: func(err error) {
 			s.Logger.Debugf("< skipped a message gortmplib cannot parse (%v)", err)
@@ -154,7 +156,12 @@ func (s *Sink) drain() {
 // Write sends one unit.
 func (s *Sink) Write(u *media.Unit) error {
 	_ = s.client.NetConn().SetWriteDeadline(time.Now().Add(s.Timeout))
-	if err := s.writer.WriteUnit(u); err != nil {
+	s.cork.cork()
+	err := s.writer.WriteUnit(u)
+	if cerr := s.cork.uncork(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			return fault.New(fault.Network, "RTMP server %s accepts no data for %s", mediaurl.HostPort(s.URL), s.Timeout)
