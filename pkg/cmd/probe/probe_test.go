@@ -2,7 +2,6 @@ package probe_test
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"strconv"
 	"strings"
@@ -12,8 +11,6 @@ import (
 	"github.com/avcat/avcat/internal/clitest"
 	"github.com/avcat/avcat/internal/testpeer"
 	"github.com/avcat/avcat/pkg/cmd/probe"
-	"github.com/avcat/avcat/pkg/cmdutil"
-	"github.com/avcat/avcat/pkg/iostreams"
 )
 
 func TestProbeFlags(t *testing.T) {
@@ -46,31 +43,9 @@ func TestProbeFlags(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			f := cmdutil.NewFactory(ios)
-			var got *probe.Options
-			cmd := probe.NewCmdProbe(f, func(_ context.Context, o *probe.Options) error {
-				got = o
-				return nil
-			})
-			cmd.SetArgs(c.args)
-			cmd.SetOut(ios.ErrOut)
-			cmd.SetErr(ios.ErrOut)
-			cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
-			err := cmd.Execute()
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("err = %v, want %q", err, c.wantErr)
-				}
-				if code := cmdutil.ExitCode(err); code != 2 {
-					t.Fatalf("exit code %d, want 2", code)
-				}
-				return
+			if got := clitest.ParseFlags(t, probe.NewCmdProbe, c.args, c.wantErr); got != nil {
+				c.check(t, got)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.check(t, got)
 		})
 	}
 }

@@ -8,11 +8,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,16 +35,7 @@ import (
 // small machine lose packets (the server's sends overflow the readers'
 // sockets), so not many more.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) {
-		if f.Name == "test.parallel" {
-			explicit = true
-		}
-	})
-	if !explicit {
-		_ = flag.Set("test.parallel", strconv.Itoa(max(6, 3*runtime.GOMAXPROCS(0))))
-	}
+	clitest.RaiseParallel(6, 3)
 	os.Exit(m.Run())
 }
 

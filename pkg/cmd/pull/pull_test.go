@@ -59,30 +59,9 @@ func TestPullFlags(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *pull.Options
-			cmd := pull.NewCmdPull(cmdutil.NewFactory(ios), func(_ context.Context, o *pull.Options) error {
-				got = o
-				return nil
-			})
-			cmd.SetArgs(c.args)
-			cmd.SetOut(ios.ErrOut)
-			cmd.SetErr(ios.ErrOut)
-			cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
-			err := cmd.Execute()
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("err = %v, want %q", err, c.wantErr)
-				}
-				if code := cmdutil.ExitCode(err); code != 2 {
-					t.Fatalf("exit code %d, want 2 (usage)", code)
-				}
-				return
+			if got := clitest.ParseFlags(t, pull.NewCmdPull, c.args, c.wantErr); got != nil {
+				c.check(t, got)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.check(t, got)
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,16 +27,7 @@ import (
 // real-time peers, so GOMAXPROCS-many at a time would serialize them for
 // nothing. It removes the avcat binary built for the signal tests.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) {
-		if f.Name == "test.parallel" {
-			explicit = true
-		}
-	})
-	if !explicit {
-		_ = flag.Set("test.parallel", strconv.Itoa(max(6, 3*runtime.GOMAXPROCS(0))))
-	}
+	clitest.RaiseParallel(6, 3)
 	code := m.Run()
 	if buildPath != "" {
 		_ = os.RemoveAll(filepath.Dir(buildPath))

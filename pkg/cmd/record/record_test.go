@@ -1,7 +1,6 @@
 package record_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,8 +11,6 @@ import (
 	"github.com/avcat/avcat/internal/clitest"
 	"github.com/avcat/avcat/internal/testpeer"
 	"github.com/avcat/avcat/pkg/cmd/record"
-	"github.com/avcat/avcat/pkg/cmdutil"
-	"github.com/avcat/avcat/pkg/iostreams"
 )
 
 func TestRecordFlags(t *testing.T) {
@@ -48,30 +45,9 @@ func TestRecordFlags(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *record.Options
-			cmd := record.NewCmdRecord(cmdutil.NewFactory(ios), func(_ context.Context, o *record.Options) error {
-				got = o
-				return nil
-			})
-			cmd.SetArgs(c.args)
-			cmd.SetOut(ios.ErrOut)
-			cmd.SetErr(ios.ErrOut)
-			cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
-			err := cmd.Execute()
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("err = %v, want %q", err, c.wantErr)
-				}
-				if code := cmdutil.ExitCode(err); code != 2 {
-					t.Fatalf("exit code %d, want 2 (usage)", code)
-				}
-				return
+			if got := clitest.ParseFlags(t, record.NewCmdRecord, c.args, c.wantErr); got != nil {
+				c.check(t, got)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.check(t, got)
 		})
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -27,7 +26,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -45,16 +43,7 @@ const fps = 25
 // TestMain raises -test.parallel (unless given): these tests mostly wait on
 // real-time peers, and removes the avcat binary at the end.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) {
-		if f.Name == "test.parallel" {
-			explicit = true
-		}
-	})
-	if !explicit {
-		_ = flag.Set("test.parallel", strconv.Itoa(max(6, 3*runtime.GOMAXPROCS(0))))
-	}
+	clitest.RaiseParallel(6, 3)
 	code := m.Run()
 	if binPath != "" {
 		_ = os.RemoveAll(filepath.Dir(binPath))

@@ -11,13 +11,11 @@ package serve_test
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -42,16 +40,7 @@ import (
 // takes 4 s to play whatever the CPU), so GOMAXPROCS-many at a time would
 // serialize them for nothing.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) {
-		if f.Name == "test.parallel" {
-			explicit = true
-		}
-	})
-	if !explicit {
-		_ = flag.Set("test.parallel", strconv.Itoa(max(4, 2*runtime.GOMAXPROCS(0))))
-	}
+	clitest.RaiseParallel(4, 2)
 	code := m.Run()
 	if buildPath != "" {
 		_ = os.RemoveAll(filepath.Dir(buildPath))
