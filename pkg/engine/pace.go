@@ -59,6 +59,19 @@ func (p *Pacer) Wait(ctx context.Context, u *media.Unit) bool {
 	}
 }
 
+// WallTime is the wall clock time at which media time t plays, on the
+// timeline of the units already waited for; zero before the first.
+func (p *Pacer) WallTime(t time.Duration) time.Time {
+	if !p.started {
+		return time.Time{}
+	}
+	speed := p.Speed
+	if speed <= 0 {
+		speed = 1
+	}
+	return p.start.Add(time.Duration(float64(t-p.base) / speed))
+}
+
 // Paced wraps a source so that it emits in real time.
 type Paced struct {
 	Source

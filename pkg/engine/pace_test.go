@@ -82,3 +82,20 @@ func TestLoopContinuesTimestamps(t *testing.T) {
 		}
 	}
 }
+
+// TestPacerWallTime: the wall time of a media time follows the timeline
+// the pacer started, whenever the caller gets to ask.
+func TestPacerWallTime(t *testing.T) {
+	_, f := testDesc()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := t0
+	p := &Pacer{Speed: 2, Now: func() time.Time { return now }}
+	if !p.WallTime(time.Second).IsZero() {
+		t.Fatal("wall time before the first unit")
+	}
+	p.Wait(context.Background(), &media.Unit{Format: f, DTS: 90000}) // media 1 s starts the timeline
+	now = t0.Add(5 * time.Second)                                    // a stalled caller
+	if got, want := p.WallTime(3*time.Second), t0.Add(time.Second); !got.Equal(want) {
+		t.Fatalf("media 3 s at speed 2 plays at %v, want %v", got.Sub(t0), want.Sub(t0))
+	}
+}

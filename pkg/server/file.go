@@ -128,6 +128,10 @@ func (p *player) run(ctx context.Context, start time.Duration) {
 		}
 		out := *u
 		out.Format, out.Media = p.formats[j], p.medias[j]
+		// The RTCP sender reports map RTP time to the media timeline, not to
+		// when a late goroutine got to write: readers re-anchor on each
+		// report, and a stall would shift one track against the other.
+		out.NTP = pacer.WallTime(t)
 		p.write(&out)
 		p.mu.Lock()
 		p.position = t
