@@ -208,11 +208,10 @@ func (h *rtspHandler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.R
 		if !ok {
 			return
 		}
-		ntp, ok := ss.PacketNTP(medi, pkt)
-		if !ok {
-			ntp = time.Now()
-		}
-		st.writePacket(medi, forma, pkt, ntp, pts)
+		// Readers get sender reports on our clock, the arrival time (as
+		// mediamtx does): a publisher's own reports (ffmpeg's drift from
+		// its pacing) would shift one track against the other for them.
+		st.writePacket(medi, forma, pkt, time.Now(), pts)
 	})
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
