@@ -363,8 +363,9 @@ func recordNoOverwrite(t *testing.T, srv *testpeer.GstRTSPServer) {
 	if err := os.WriteFile(keep, []byte("keep me"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	hookLog := filepath.Join(t.TempDir(), "finished.txt")
 	r := clitest.Run(t, 40*time.Second, "record", "--transport", "tcp", "--segment", "2s", "--duration", "5s",
-		"-o", filepath.Join(dir, "rec", "out.mp4"), srv.URL("/live"))
+		"--on-segment", "echo >> "+hookLog, "-o", filepath.Join(dir, "rec", "out.mp4"), srv.URL("/live"))
 	if r.Code != 0 {
 		t.Fatalf("exit %d\n%s", r.Code, r)
 	}
@@ -391,6 +392,23 @@ func recordNoOverwrite(t *testing.T, srv *testpeer.GstRTSPServer) {
 	}
 	checkSegments(t, paths, 2*time.Second)
 	t.Logf("files: %v", files)
+
+	// --on-segment ran once per finished file, with its path (the hooks
+	// run in the background: poll until they are all done).
+	var got []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(hookLog)
+		got = strings.Fields(string(b))
+		if len(got) >= n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != strings.Join(paths, " ") {
+		t.Errorf("--on-segment saw %v, want %v", got, paths)
+	}
 }
 
 // recordDuration: --duration stops a single-file recording with exit 0
