@@ -95,7 +95,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	stop := context.AfterFunc(ctx, s.client.Close)
 	defer stop()
 
-	s.conn = &watchConn{Conn: s.client, onData: s.onData, logger: s.Logger}
+	s.conn = &watchConn{Conn: s.client, onData: s.onData, logger: s.Logger, key: key}
 	_ = nc.SetReadDeadline(time.Now().Add(s.Timeout))
 	rd, err := NewReader(s.conn, s.Logger)
 	if err != nil {
@@ -227,6 +227,8 @@ type watchConn struct {
 	gortmplib.Conn
 	onData func(amf0.Data)
 	logger *logging.Logger
+	// key is hidden where the server echoes it with its credentials.
+	key string
 
 	mu  sync.Mutex
 	eof bool
@@ -247,7 +249,7 @@ func (c *watchConn) Read() (message.Message, error) {
 	case *message.DataAMF0:
 		c.onData(m.Payload)
 	case *message.CommandAMF0:
-		c.logger.Debugf("< %s %s", m.Name, describeArgs(m.Arguments))
+		c.logger.Debugf("< %s %s", m.Name, redactEcho(describeArgs(m.Arguments), c.key))
 		if m.Name == "onStatus" && statusCode(m) == "NetStream.Play.Stop" {
 			c.mu.Lock()
 			c.eof = true
