@@ -225,12 +225,14 @@ func (s *Session) Run(ctx context.Context) error {
 				}()
 			}
 		}
-		stats.observe(u)
 		emitMu.Lock()
 		defer emitMu.Unlock()
 		if closing.Load() {
 			return
 		}
+		// Count only what the sinks are given: a unit racing the stop is
+		// neither written nor reported.
+		stats.observe(u)
 		for _, q := range s.queues {
 			q.push(runCtx, u)
 		}
