@@ -168,6 +168,9 @@ type trackState struct {
 	forma   format.Format
 	depkt   *media.Depacketizer
 	pending []*rtp.Packet
+	// timed keys the packet-mode timing; built once, as boxing it per
+	// packet would allocate.
+	timed rtptime.GlobalDecoder2Track
 }
 
 // Run sets up every track, plays, and delivers units until ctx is done or
@@ -185,7 +188,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 	states := make(map[format.Format]*trackState)
 	for _, m := range s.desc.Medias {
 		for _, f := range m.Formats {
-			st := &trackState{medi: m, forma: f}
+			st := &trackState{medi: m, forma: f, timed: anyPacketTimed{f}}
 			if s.decode {
 				d, err := media.NewDepacketizer(f)
 				if err != nil {
@@ -210,7 +213,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 		now := time.Now()
 		ntp, _ := s.client.PacketNTP(medi, pkt)
 		if st.depkt == nil {
-			pts, _ := packetTimes.Decode(anyPacketTimed{forma}, pkt)
+			pts, _ := packetTimes.Decode(st.timed, pkt)
 			emit(&media.Unit{Media: medi, Format: forma, PTS: pts, DTS: pts, NoDTS: true, NTP: ntp, Received: now, Packets: []*rtp.Packet{pkt}})
 			return
 		}
