@@ -3,9 +3,6 @@ package adts
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"io"
 	"math/rand"
 	"os"
@@ -13,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 
+	"github.com/avcat/avcat/pkg/container/input/inputtest"
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/media"
 )
@@ -143,77 +140,17 @@ func cases() []testCase {
 	}
 }
 
-type result struct {
-	desc    *description.Session
-	units   []*media.Unit
-	hashes  []string // payload hashes taken inside emit
-	openErr error
-	runErr  error
-}
-
-func hashUnit(u *media.Unit) string {
-	h := sha256.New()
-	for _, p := range u.Payload {
-		fmt.Fprintf(h, "%d:", len(p))
-		h.Write(p)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:8])
-}
-
-func demux(t testing.TB, src *Source) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var r result
-	defer func() {
-		if err := src.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	}()
-	r.desc, r.openErr = src.Open(ctx)
-	if r.openErr != nil {
-		return r
-	}
-	r.runErr = src.Run(ctx, func(u *media.Unit) {
-		r.units = append(r.units, u)
-		r.hashes = append(r.hashes, hashUnit(u))
-	})
-	if ctx.Err() != nil {
-		t.Fatalf("demux did not finish")
-	}
-	return r
-}
-
-func checkErr(t *testing.T, what string, err error, want string, kind fault.Kind) {
-	t.Helper()
-	if want == "" {
-		if err != nil {
-			t.Fatalf("%s: unexpected error: %v", what, err)
-		}
-		return
-	}
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("%s: error %v, want %q", what, err, want)
-	}
-	if k, ok := fault.KindOf(err); !ok || k != kind {
-		t.Fatalf("%s: kind %v (%v), want %v", what, k, ok, kind)
-	}
-	if strings.Contains(err.Error(), "\n") {
-		t.Fatalf("%s: multi-line error %q", what, err)
-	}
-}
-
 func TestSource(t *testing.T) {
 	for _, tc := range cases() {
 		t.Run(tc.name, func(t *testing.T) {
-			r := demux(t, &Source{Path: "dir/x.aac", Reader: bytes.NewReader(tc.input(t))})
-			checkErr(t, "Open", r.openErr, tc.openErr, tc.kind)
-			if r.openErr != nil {
+			r := inputtest.Demux(t, &Source{Path: "dir/x.aac", Reader: bytes.NewReader(tc.input(t))})
+			inputtest.CheckErr(t, "Open", r.OpenErr, tc.openErr, tc.kind)
+			if r.OpenErr != nil {
 				return
 			}
-			checkErr(t, "Run", r.runErr, tc.runErr, tc.kind)
-			if tc.units >= 0 && len(r.units) != tc.units {
-				t.Fatalf("units = %d, want %d", len(r.units), tc.units)
+			inputtest.CheckErr(t, "Run", r.RunErr, tc.runErr, tc.kind)
+			if tc.units >= 0 && len(r.Units) != tc.units {
+				t.Fatalf("units = %d, want %d", len(r.Units), tc.units)
 			}
 			checkUnits(t, r)
 		})
@@ -221,10 +158,10 @@ func TestSource(t *testing.T) {
 }
 
 // checkUnits checks the rules every unit follows.
-func checkUnits(t *testing.T, r result) {
+func checkUnits(t *testing.T, r inputtest.Result) {
 	t.Helper()
-	for i, u := range r.units {
-		if u.Media != r.desc.Medias[0] || u.Format != r.desc.Medias[0].Formats[0] {
+	for i, u := range r.Units {
+		if u.Media != r.Desc.Medias[0] || u.Format != r.Desc.Medias[0].Formats[0] {
 			t.Fatalf("unit %d: wrong media/format", i)
 		}
 		if len(u.Payload) != 1 || len(u.Payload[0]) == 0 || !u.Key {
@@ -233,51 +170,51 @@ func checkUnits(t *testing.T, r result) {
 		if u.PTS != int64(i)*1024 || u.DTS != u.PTS {
 			t.Fatalf("unit %d: PTS %d DTS %d, want %d", i, u.PTS, u.DTS, i*1024)
 		}
-		if hashUnit(u) != r.hashes[i] {
+		if inputtest.HashUnit(u) != r.Hashes[i] {
 			t.Fatalf("unit %d: payload changed after emit returned", i)
 		}
 	}
 }
 
 func TestSine(t *testing.T) {
-	r := demux(t, &Source{Path: sineFile})
-	if r.openErr != nil || r.runErr != nil {
-		t.Fatal(r.openErr, r.runErr)
+	r := inputtest.Demux(t, &Source{Path: sineFile})
+	if r.OpenErr != nil || r.RunErr != nil {
+		t.Fatal(r.OpenErr, r.RunErr)
 	}
-	if len(r.desc.Medias) != 1 {
-		t.Fatalf("medias = %d", len(r.desc.Medias))
+	if len(r.Desc.Medias) != 1 {
+		t.Fatalf("medias = %d", len(r.Desc.Medias))
 	}
-	f, ok := r.desc.Medias[0].Formats[0].(*format.MPEG4Audio)
+	f, ok := r.Desc.Medias[0].Formats[0].(*format.MPEG4Audio)
 	if !ok {
-		t.Fatalf("format %T", r.desc.Medias[0].Formats[0])
+		t.Fatalf("format %T", r.Desc.Medias[0].Formats[0])
 	}
 	if f.Config.SampleRate != 48000 || f.Config.ChannelConfig != 2 || f.Config.Type != 2 || f.ClockRate() != 48000 {
 		t.Fatalf("config %+v", f.Config)
 	}
-	if len(r.units) != sineFrames {
-		t.Fatalf("units = %d, want %d", len(r.units), sineFrames)
+	if len(r.Units) != sineFrames {
+		t.Fatalf("units = %d, want %d", len(r.Units), sineFrames)
 	}
 	checkUnits(t, r)
 	// duration: 95 frames of 1024 samples at 48 kHz, about 2 s
-	if d := float64(len(r.units)*1024) / 48000; d < 2 || d > 2.1 {
+	if d := float64(len(r.Units)*1024) / 48000; d < 2 || d > 2.1 {
 		t.Fatalf("duration %.3f s", d)
 	}
 	// CRC frames carry the same AUs
-	c := demux(t, &Source{Reader: bytes.NewReader(withCRC(frames(t, mustRead(t, sineFile))))})
-	for i := range r.units {
-		if !bytes.Equal(c.units[i].Payload[0], r.units[i].Payload[0]) {
+	c := inputtest.Demux(t, &Source{Reader: bytes.NewReader(withCRC(frames(t, mustRead(t, sineFile))))})
+	for i := range r.Units {
+		if !bytes.Equal(c.Units[i].Payload[0], r.Units[i].Payload[0]) {
 			t.Fatalf("CRC unit %d differs", i)
 		}
 	}
 }
 
 func TestNotFound(t *testing.T) {
-	r := demux(t, &Source{Path: "testdata/missing.aac"})
-	checkErr(t, "Open", r.openErr, "missing.aac: no such file", fault.NotFound)
+	r := inputtest.Demux(t, &Source{Path: "testdata/missing.aac"})
+	inputtest.CheckErr(t, "Open", r.OpenErr, "missing.aac: no such file", fault.NotFound)
 }
 
 func TestPipe(t *testing.T) {
-	file := demux(t, &Source{Path: sineFile})
+	file := inputtest.Demux(t, &Source{Path: sineFile})
 	pr, pw := io.Pipe()
 	go func() {
 		b := mustRead(t, sineFile)
@@ -290,16 +227,16 @@ func TestPipe(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	pipe := demux(t, &Source{Reader: pr})
-	if pipe.openErr != nil || pipe.runErr != nil {
-		t.Fatal(pipe.openErr, pipe.runErr)
+	pipe := inputtest.Demux(t, &Source{Reader: pr})
+	if pipe.OpenErr != nil || pipe.RunErr != nil {
+		t.Fatal(pipe.OpenErr, pipe.RunErr)
 	}
-	if len(pipe.units) != len(file.units) {
-		t.Fatalf("pipe %d units, file %d", len(pipe.units), len(file.units))
+	if len(pipe.Units) != len(file.Units) {
+		t.Fatalf("pipe %d units, file %d", len(pipe.Units), len(file.Units))
 	}
-	for i := range file.units {
-		a, b := file.units[i], pipe.units[i]
-		if a.PTS != b.PTS || a.DTS != b.DTS || a.Key != b.Key || file.hashes[i] != pipe.hashes[i] {
+	for i := range file.Units {
+		a, b := file.Units[i], pipe.Units[i]
+		if a.PTS != b.PTS || a.DTS != b.DTS || a.Key != b.Key || file.Hashes[i] != pipe.Hashes[i] {
 			t.Fatalf("unit %d differs", i)
 		}
 	}
@@ -347,25 +284,25 @@ func TestCancel(t *testing.T) {
 
 func TestTruncations(t *testing.T) {
 	b := mustRead(t, sineFile)
-	full := demux(t, &Source{Reader: bytes.NewReader(b)})
+	full := inputtest.Demux(t, &Source{Reader: bytes.NewReader(b)})
 	rng := rand.New(rand.NewSource(1))
 	for range 60 {
 		cut := rng.Intn(len(b))
-		r := demux(t, &Source{Reader: bytes.NewReader(b[:cut])})
-		if r.openErr != nil {
-			if k, _ := fault.KindOf(r.openErr); k != fault.Unsupported || cut > 400 {
-				t.Fatalf("cut %d: Open: %v", cut, r.openErr)
+		r := inputtest.Demux(t, &Source{Reader: bytes.NewReader(b[:cut])})
+		if r.OpenErr != nil {
+			if k, _ := fault.KindOf(r.OpenErr); k != fault.Unsupported || cut > 400 {
+				t.Fatalf("cut %d: Open: %v", cut, r.OpenErr)
 			}
 			continue
 		}
-		if r.runErr != nil {
-			t.Fatalf("cut %d: Run: %v", cut, r.runErr)
+		if r.RunErr != nil {
+			t.Fatalf("cut %d: Run: %v", cut, r.RunErr)
 		}
-		if len(r.units) > len(full.units) {
-			t.Fatalf("cut %d: %d units", cut, len(r.units))
+		if len(r.Units) > len(full.Units) {
+			t.Fatalf("cut %d: %d units", cut, len(r.Units))
 		}
-		for i := range r.units {
-			if r.hashes[i] != full.hashes[i] || r.units[i].PTS != full.units[i].PTS {
+		for i := range r.Units {
+			if r.Hashes[i] != full.Hashes[i] || r.Units[i].PTS != full.Units[i].PTS {
 				t.Fatalf("cut %d: unit %d differs", cut, i)
 			}
 		}
@@ -388,8 +325,8 @@ func FuzzADTS(f *testing.F) {
 		f.Add(tc.input(f))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := demux(t, &Source{Path: "fuzz.aac", Reader: bytes.NewReader(data)})
-		for _, err := range []error{r.openErr, r.runErr} {
+		r := inputtest.Demux(t, &Source{Path: "fuzz.aac", Reader: bytes.NewReader(data)})
+		for _, err := range []error{r.OpenErr, r.RunErr} {
 			if err == nil {
 				continue
 			}
@@ -398,7 +335,7 @@ func FuzzADTS(f *testing.F) {
 			}
 		}
 		total := 0
-		for _, u := range r.units {
+		for _, u := range r.Units {
 			total += u.Size()
 		}
 		if total > len(data) {

@@ -3,9 +3,6 @@ package annexb
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"io"
 	"math/rand"
 	"os"
@@ -13,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
+	"github.com/avcat/avcat/pkg/container/input/inputtest"
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/media"
 )
@@ -152,93 +149,33 @@ func cases() []testCase {
 	}
 }
 
-type result struct {
-	desc    *description.Session
-	units   []*media.Unit
-	hashes  []string
-	openErr error
-	runErr  error
-}
-
-func hashUnit(u *media.Unit) string {
-	h := sha256.New()
-	for _, p := range u.Payload {
-		fmt.Fprintf(h, "%d:", len(p))
-		h.Write(p)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:8])
-}
-
-func demux(t testing.TB, src *Source) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var r result
-	defer func() {
-		if err := src.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	}()
-	r.desc, r.openErr = src.Open(ctx)
-	if r.openErr != nil {
-		return r
-	}
-	r.runErr = src.Run(ctx, func(u *media.Unit) {
-		r.units = append(r.units, u)
-		r.hashes = append(r.hashes, hashUnit(u))
-	})
-	if ctx.Err() != nil {
-		t.Fatalf("demux did not finish")
-	}
-	return r
-}
-
-func checkErr(t *testing.T, what string, err error, want string, kind fault.Kind) {
-	t.Helper()
-	if want == "" {
-		if err != nil {
-			t.Fatalf("%s: unexpected error: %v", what, err)
-		}
-		return
-	}
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("%s: error %v, want %q", what, err, want)
-	}
-	if k, ok := fault.KindOf(err); !ok || k != kind {
-		t.Fatalf("%s: kind %v (%v), want %v", what, k, ok, kind)
-	}
-	if strings.Contains(err.Error(), "\n") {
-		t.Fatalf("%s: multi-line error %q", what, err)
-	}
-}
-
 func TestSource(t *testing.T) {
 	for _, tc := range cases() {
 		t.Run(tc.name, func(t *testing.T) {
 			src := tc.src
 			src.Reader = bytes.NewReader(tc.input(t))
-			r := demux(t, &src)
-			checkErr(t, "Open", r.openErr, tc.openErr, tc.kind)
-			if r.openErr != nil {
+			r := inputtest.Demux(t, &src)
+			inputtest.CheckErr(t, "Open", r.OpenErr, tc.openErr, tc.kind)
+			if r.OpenErr != nil {
 				return
 			}
-			checkErr(t, "Run", r.runErr, tc.runErr, tc.kind)
-			if tc.units >= 0 && len(r.units) != tc.units {
-				t.Fatalf("units = %d, want %d", len(r.units), tc.units)
+			inputtest.CheckErr(t, "Run", r.RunErr, tc.runErr, tc.kind)
+			if tc.units >= 0 && len(r.Units) != tc.units {
+				t.Fatalf("units = %d, want %d", len(r.Units), tc.units)
 			}
 			keys := 0
-			for i, u := range r.units {
+			for i, u := range r.Units {
 				if u.Key {
 					keys++
 				}
-				if u.Media != r.desc.Medias[0] || u.Format != r.desc.Medias[0].Formats[0] {
+				if u.Media != r.Desc.Medias[0] || u.Format != r.Desc.Medias[0].Formats[0] {
 					t.Fatalf("unit %d: wrong media/format", i)
 				}
 				if want := int64(i) * tc.step; u.PTS != want || u.DTS != want {
 					t.Fatalf("unit %d: PTS %d DTS %d, want %d", i, u.PTS, u.DTS, want)
 				}
 				checkAU(t, u)
-				if hashUnit(u) != r.hashes[i] {
+				if inputtest.HashUnit(u) != r.Hashes[i] {
 					t.Fatalf("unit %d: payload changed after emit returned", i)
 				}
 			}
@@ -294,15 +231,15 @@ func TestClips(t *testing.T) {
 	} {
 		t.Run(c.codec, func(t *testing.T) {
 			src := &Source{Path: c.file}
-			r := demux(t, src)
-			if r.openErr != nil || r.runErr != nil {
-				t.Fatal(r.openErr, r.runErr)
+			r := inputtest.Demux(t, src)
+			if r.OpenErr != nil || r.RunErr != nil {
+				t.Fatal(r.OpenErr, r.RunErr)
 			}
 			if src.FrameRate() != 25 {
 				t.Fatalf("frame rate %v, want 25 from the SPS", src.FrameRate())
 			}
 			var w, h int
-			switch f := r.desc.Medias[0].Formats[0].(type) {
+			switch f := r.Desc.Medias[0].Formats[0].(type) {
 			case *format.H264:
 				var sps h264.SPS
 				if err := sps.Unmarshal(f.SPS); err != nil || f.PPS == nil {
@@ -320,7 +257,7 @@ func TestClips(t *testing.T) {
 				t.Fatalf("SPS %dx%d", w, h)
 			}
 			keys := 0
-			for i, u := range r.units {
+			for i, u := range r.Units {
 				if u.Key {
 					keys++
 					if (c.codec == "H264" && i%25 != 0) || (c.codec == "H265" && i%10 != 0) {
@@ -328,10 +265,10 @@ func TestClips(t *testing.T) {
 					}
 				}
 			}
-			if len(r.units) != c.units || keys != c.keys {
-				t.Fatalf("units %d keys %d", len(r.units), keys)
+			if len(r.Units) != c.units || keys != c.keys {
+				t.Fatalf("units %d keys %d", len(r.Units), keys)
 			}
-			last := r.units[len(r.units)-1].PTS + 3600
+			last := r.Units[len(r.Units)-1].PTS + 3600
 			if want := int64(c.units) * 3600; last != want {
 				t.Fatalf("duration %d ticks, want %d", last, want)
 			}
@@ -340,13 +277,13 @@ func TestClips(t *testing.T) {
 }
 
 func TestNotFound(t *testing.T) {
-	r := demux(t, &Source{Path: "testdata/missing.h264"})
-	checkErr(t, "Open", r.openErr, "missing.h264: no such file", fault.NotFound)
+	r := inputtest.Demux(t, &Source{Path: "testdata/missing.h264"})
+	inputtest.CheckErr(t, "Open", r.OpenErr, "missing.h264: no such file", fault.NotFound)
 }
 
 func TestPipe(t *testing.T) {
 	for _, file := range []string{h264File, h265File} {
-		want := demux(t, &Source{Path: file})
+		want := inputtest.Demux(t, &Source{Path: file})
 		pr, pw := io.Pipe()
 		go func() {
 			b := mustRead(t, file)
@@ -359,16 +296,16 @@ func TestPipe(t *testing.T) {
 			}
 			pw.Close()
 		}()
-		got := demux(t, &Source{Reader: pr})
-		if got.openErr != nil || got.runErr != nil {
-			t.Fatal(got.openErr, got.runErr)
+		got := inputtest.Demux(t, &Source{Reader: pr})
+		if got.OpenErr != nil || got.RunErr != nil {
+			t.Fatal(got.OpenErr, got.RunErr)
 		}
-		if len(got.units) != len(want.units) {
-			t.Fatalf("%s: pipe %d units, file %d", file, len(got.units), len(want.units))
+		if len(got.Units) != len(want.Units) {
+			t.Fatalf("%s: pipe %d units, file %d", file, len(got.Units), len(want.Units))
 		}
-		for i := range want.units {
-			a, b := want.units[i], got.units[i]
-			if a.PTS != b.PTS || a.DTS != b.DTS || a.Key != b.Key || want.hashes[i] != got.hashes[i] {
+		for i := range want.Units {
+			a, b := want.Units[i], got.Units[i]
+			if a.PTS != b.PTS || a.DTS != b.DTS || a.Key != b.Key || want.Hashes[i] != got.Hashes[i] {
 				t.Fatalf("%s: unit %d differs", file, i)
 			}
 		}
@@ -406,25 +343,25 @@ func TestCancel(t *testing.T) {
 func TestTruncations(t *testing.T) {
 	for _, file := range []string{h264File, h265File} {
 		b := mustRead(t, file)
-		full := demux(t, &Source{Path: file})
+		full := inputtest.Demux(t, &Source{Path: file})
 		rng := rand.New(rand.NewSource(1))
 		for range 50 {
 			cut := rng.Intn(len(b))
-			r := demux(t, &Source{Path: file, Reader: bytes.NewReader(b[:cut])})
-			if r.openErr != nil {
-				if k, _ := fault.KindOf(r.openErr); k != fault.Unsupported || cut > 3000 {
-					t.Fatalf("%s cut %d: Open: %v", file, cut, r.openErr)
+			r := inputtest.Demux(t, &Source{Path: file, Reader: bytes.NewReader(b[:cut])})
+			if r.OpenErr != nil {
+				if k, _ := fault.KindOf(r.OpenErr); k != fault.Unsupported || cut > 3000 {
+					t.Fatalf("%s cut %d: Open: %v", file, cut, r.OpenErr)
 				}
 				continue
 			}
-			if r.runErr != nil {
-				t.Fatalf("%s cut %d: Run: %v", file, cut, r.runErr)
+			if r.RunErr != nil {
+				t.Fatalf("%s cut %d: Run: %v", file, cut, r.RunErr)
 			}
-			if len(r.units) > len(full.units) {
-				t.Fatalf("%s cut %d: %d units", file, cut, len(r.units))
+			if len(r.Units) > len(full.Units) {
+				t.Fatalf("%s cut %d: %d units", file, cut, len(r.Units))
 			}
-			for i := 0; i < len(r.units)-1; i++ { // the last one may be cut
-				if r.hashes[i] != full.hashes[i] || r.units[i].PTS != full.units[i].PTS {
+			for i := 0; i < len(r.Units)-1; i++ { // the last one may be cut
+				if r.Hashes[i] != full.Hashes[i] || r.Units[i].PTS != full.Units[i].PTS {
 					t.Fatalf("%s cut %d: unit %d differs", file, cut, i)
 				}
 			}
@@ -457,8 +394,8 @@ func FuzzAnnexB(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := demux(t, &Source{Path: "fuzz.h264", Reader: bytes.NewReader(data)})
-		for _, err := range []error{r.openErr, r.runErr} {
+		r := inputtest.Demux(t, &Source{Path: "fuzz.h264", Reader: bytes.NewReader(data)})
+		for _, err := range []error{r.OpenErr, r.RunErr} {
 			if err == nil {
 				continue
 			}
@@ -467,7 +404,7 @@ func FuzzAnnexB(f *testing.F) {
 			}
 		}
 		total := 0
-		for _, u := range r.units {
+		for _, u := range r.Units {
 			total += u.Size()
 		}
 		if total > len(data) {

@@ -3,9 +3,7 @@ package flv
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/avcat/avcat/pkg/container/adts"
 	"github.com/avcat/avcat/pkg/container/annexb"
+	"github.com/avcat/avcat/pkg/container/input/inputtest"
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/media"
 )
@@ -276,81 +275,19 @@ func cases() []testCase {
 	}
 }
 
-type result struct {
-	desc    *description.Session
-	units   []*media.Unit
-	hashes  []string
-	openErr error
-	runErr  error
-}
-
-func hashUnit(u *media.Unit) string {
-	h := sha256.New()
-	for _, p := range u.Payload {
-		fmt.Fprintf(h, "%d:", len(p))
-		h.Write(p)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:8])
-}
-
-func demux(t testing.TB, src *Source) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var r result
-	defer func() {
-		if err := src.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	}()
-	r.desc, r.openErr = src.Open(ctx)
-	if r.openErr != nil {
-		return r
-	}
-	r.runErr = src.Run(ctx, func(u *media.Unit) {
-		r.units = append(r.units, u)
-		r.hashes = append(r.hashes, hashUnit(u))
-	})
-	if ctx.Err() != nil {
-		t.Fatalf("demux did not finish")
-	}
-	return r
-}
-
-func checkErr(t *testing.T, what string, err error, want string, kind fault.Kind) {
-	t.Helper()
-	if want == "" {
-		if err != nil {
-			t.Fatalf("%s: unexpected error: %v", what, err)
-		}
-		return
-	}
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("%s: error %v, want %q", what, err, want)
-	}
-	if k, ok := fault.KindOf(err); !ok || k != kind {
-		t.Fatalf("%s: kind %v (%v), want %v", what, k, ok, kind)
-	}
-	if strings.Contains(err.Error(), "\n") {
-		t.Fatalf("%s: multi-line error %q", what, err)
-	}
-}
-
-func typeName(f format.Format) string { return strings.TrimPrefix(fmt.Sprintf("%T", f), "*format.") }
-
 func TestSource(t *testing.T) {
 	for _, tc := range cases() {
 		t.Run(tc.name, func(t *testing.T) {
-			r := demux(t, &Source{Path: "dir/x.flv", Reader: bytes.NewReader(tc.input(t))})
-			checkErr(t, "Open", r.openErr, tc.openErr, tc.kind)
-			if r.openErr != nil {
+			r := inputtest.Demux(t, &Source{Path: "dir/x.flv", Reader: bytes.NewReader(tc.input(t))})
+			inputtest.CheckErr(t, "Open", r.OpenErr, tc.openErr, tc.kind)
+			if r.OpenErr != nil {
 				return
 			}
-			checkErr(t, "Run", r.runErr, tc.runErr, tc.kind)
+			inputtest.CheckErr(t, "Run", r.RunErr, tc.runErr, tc.kind)
 			counts := map[string]int{}
 			first := map[string]int64{}
-			for _, u := range r.units {
-				n := typeName(u.Format)
+			for _, u := range r.Units {
+				n := inputtest.TypeName(u.Format)
 				if counts[n] == 0 {
 					first[n] = u.PTS
 				}
@@ -371,19 +308,19 @@ func TestSource(t *testing.T) {
 // stable after emit, DTS <= PTS, DTS monotonic per track, and exact
 // spacing (3600 for 25 fps video, one AAC frame for audio) when the input
 // is clean.
-func checkUnits(t *testing.T, r result) {
+func checkUnits(t *testing.T, r inputtest.Result) {
 	t.Helper()
 	medias := map[*description.Media]bool{}
-	for _, m := range r.desc.Medias {
+	for _, m := range r.Desc.Medias {
 		medias[m] = true
 	}
 	lastDTS := map[*description.Media]int64{}
 	pts := map[*description.Media][]int64{}
-	for i, u := range r.units {
+	for i, u := range r.Units {
 		if !medias[u.Media] || u.Format != u.Media.Formats[0] {
 			t.Fatalf("unit %d: unknown media", i)
 		}
-		if hashUnit(u) != r.hashes[i] {
+		if inputtest.HashUnit(u) != r.Hashes[i] {
 			t.Fatalf("unit %d: payload changed after emit returned", i)
 		}
 		if u.DTS > u.PTS {
@@ -426,14 +363,14 @@ func spacing(units []*media.Unit, m *description.Media) map[int64]int {
 
 func TestClip(t *testing.T) {
 	src := &Source{Path: clipFile}
-	r := demux(t, src)
-	if r.openErr != nil || r.runErr != nil {
-		t.Fatal(r.openErr, r.runErr)
+	r := inputtest.Demux(t, src)
+	if r.OpenErr != nil || r.RunErr != nil {
+		t.Fatal(r.OpenErr, r.RunErr)
 	}
-	if len(r.desc.Medias) != 2 {
-		t.Fatalf("%d medias", len(r.desc.Medias))
+	if len(r.Desc.Medias) != 2 {
+		t.Fatalf("%d medias", len(r.Desc.Medias))
 	}
-	vm, am := r.desc.Medias[0], r.desc.Medias[1]
+	vm, am := r.Desc.Medias[0], r.Desc.Medias[1]
 	vf, ok := vm.Formats[0].(*format.H264)
 	if !ok || vm.Type != description.MediaTypeVideo {
 		t.Fatalf("video format %T", vm.Formats[0])
@@ -446,14 +383,14 @@ func TestClip(t *testing.T) {
 	if !ok || af.Config.SampleRate != 48000 || af.Config.ChannelConfig != 2 || af.ClockRate() != 48000 {
 		t.Fatalf("audio format %T %+v", am.Formats[0], af)
 	}
-	if got := spacing(r.units, vm); fmt.Sprint(got) != "map[3600:99]" {
+	if got := spacing(r.Units, vm); fmt.Sprint(got) != "map[3600:99]" {
 		t.Fatalf("video spacing %v", got)
 	}
-	if got := spacing(r.units, am); fmt.Sprint(got) != "map[1024:188]" {
+	if got := spacing(r.Units, am); fmt.Sprint(got) != "map[1024:188]" {
 		t.Fatalf("audio spacing %v", got)
 	}
 	keys, vlast, alast := 0, int64(0), int64(0)
-	for i, u := range r.units {
+	for i, u := range r.Units {
 		switch u.Media {
 		case vm:
 			if u.Key {
@@ -484,31 +421,31 @@ func TestClip(t *testing.T) {
 }
 
 func TestEnhanced(t *testing.T) {
-	r := demux(t, &Source{Reader: bytes.NewReader(enhancedFLV(t, 0))})
-	if r.openErr != nil || r.runErr != nil {
-		t.Fatal(r.openErr, r.runErr)
+	r := inputtest.Demux(t, &Source{Reader: bytes.NewReader(enhancedFLV(t, 0))})
+	if r.OpenErr != nil || r.RunErr != nil {
+		t.Fatal(r.OpenErr, r.RunErr)
 	}
-	if len(r.desc.Medias) != 3 {
-		t.Fatalf("%d medias", len(r.desc.Medias))
+	if len(r.Desc.Medias) != 3 {
+		t.Fatalf("%d medias", len(r.Desc.Medias))
 	}
-	vf, ok := r.desc.Medias[0].Formats[0].(*format.H265)
+	vf, ok := r.Desc.Medias[0].Formats[0].(*format.H265)
 	if !ok {
-		t.Fatalf("video %T", r.desc.Medias[0].Formats[0])
+		t.Fatalf("video %T", r.Desc.Medias[0].Formats[0])
 	}
 	var sps h265.SPS
 	if err := sps.Unmarshal(vf.SPS); err != nil || sps.Width() != 320 || sps.Height() != 240 || vf.VPS == nil || vf.PPS == nil {
 		t.Fatalf("SPS %v", err)
 	}
-	if got := spacing(r.units, r.desc.Medias[0]); fmt.Sprint(got) != "map[3600:24]" {
+	if got := spacing(r.Units, r.Desc.Medias[0]); fmt.Sprint(got) != "map[3600:24]" {
 		t.Fatalf("video spacing %v", got)
 	}
-	if got := spacing(r.units, r.desc.Medias[1]); fmt.Sprint(got) != "map[1024:46]" {
+	if got := spacing(r.Units, r.Desc.Medias[1]); fmt.Sprint(got) != "map[1024:46]" {
 		t.Fatalf("audio spacing %v", got)
 	}
 	// every other frame: real 2048-sample gaps are kept, at the
 	// millisecond precision of FLV
 	n := 0
-	for d, c := range spacing(r.units, r.desc.Medias[2]) {
+	for d, c := range spacing(r.Units, r.Desc.Medias[2]) {
 		if d < 2048-48 || d > 2048+48 {
 			t.Fatalf("audio 2 spacing %d", d)
 		}
@@ -518,8 +455,8 @@ func TestEnhanced(t *testing.T) {
 		t.Fatalf("audio 2: %d gaps", n)
 	}
 	keys := 0
-	for _, u := range r.units {
-		if u.Key && u.Media == r.desc.Medias[0] {
+	for _, u := range r.Units {
+		if u.Key && u.Media == r.Desc.Medias[0] {
 			keys++
 		}
 	}
@@ -527,17 +464,17 @@ func TestEnhanced(t *testing.T) {
 		t.Fatalf("%d keyframes", keys)
 	}
 	// 5 h in: the same units
-	late := demux(t, &Source{Reader: bytes.NewReader(enhancedFLV(t, 5*time.Hour))})
-	for i := range r.units {
-		if late.units[i].PTS != r.units[i].PTS || late.hashes[i] != r.hashes[i] {
+	late := inputtest.Demux(t, &Source{Reader: bytes.NewReader(enhancedFLV(t, 5*time.Hour))})
+	for i := range r.Units {
+		if late.Units[i].PTS != r.Units[i].PTS || late.Hashes[i] != r.Hashes[i] {
 			t.Fatalf("unit %d differs after 5 h", i)
 		}
 	}
 }
 
 func TestNotFound(t *testing.T) {
-	r := demux(t, &Source{Path: "testdata/missing.flv"})
-	checkErr(t, "Open", r.openErr, "missing.flv: no such file", fault.NotFound)
+	r := inputtest.Demux(t, &Source{Path: "testdata/missing.flv"})
+	inputtest.CheckErr(t, "Open", r.OpenErr, "missing.flv: no such file", fault.NotFound)
 }
 
 // TestHugeSize checks that a tag claiming 16 MB in a tiny file does not
@@ -547,7 +484,7 @@ func TestHugeSize(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for range 10 {
-		demux(t, &Source{Reader: bytes.NewReader(data)})
+		inputtest.Demux(t, &Source{Reader: bytes.NewReader(data)})
 	}
 	runtime.ReadMemStats(&after)
 	if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
@@ -556,7 +493,7 @@ func TestHugeSize(t *testing.T) {
 }
 
 func TestPipe(t *testing.T) {
-	want := demux(t, &Source{Path: clipFile})
+	want := inputtest.Demux(t, &Source{Path: clipFile})
 	pr, pw := io.Pipe()
 	go func() {
 		b := mustRead(t, clipFile)
@@ -569,17 +506,17 @@ func TestPipe(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	got := demux(t, &Source{Reader: pr})
-	if got.openErr != nil || got.runErr != nil {
-		t.Fatal(got.openErr, got.runErr)
+	got := inputtest.Demux(t, &Source{Reader: pr})
+	if got.OpenErr != nil || got.RunErr != nil {
+		t.Fatal(got.OpenErr, got.RunErr)
 	}
-	if len(got.units) != len(want.units) {
-		t.Fatalf("pipe %d units, file %d", len(got.units), len(want.units))
+	if len(got.Units) != len(want.Units) {
+		t.Fatalf("pipe %d units, file %d", len(got.Units), len(want.Units))
 	}
-	for i := range want.units {
-		a, b := want.units[i], got.units[i]
-		if a.PTS != b.PTS || a.DTS != b.DTS || a.Key != b.Key || want.hashes[i] != got.hashes[i] ||
-			typeName(a.Format) != typeName(b.Format) {
+	for i := range want.Units {
+		a, b := want.Units[i], got.Units[i]
+		if a.PTS != b.PTS || a.DTS != b.DTS || a.Key != b.Key || want.Hashes[i] != got.Hashes[i] ||
+			inputtest.TypeName(a.Format) != inputtest.TypeName(b.Format) {
 			t.Fatalf("unit %d differs", i)
 		}
 	}
@@ -615,29 +552,29 @@ func TestCancel(t *testing.T) {
 
 func TestTruncations(t *testing.T) {
 	b := mustRead(t, clipFile)
-	full := demux(t, &Source{Path: clipFile})
+	full := inputtest.Demux(t, &Source{Path: clipFile})
 	rng := rand.New(rand.NewSource(1))
 	for range 60 {
 		cut := rng.Intn(len(b))
-		r := demux(t, &Source{Reader: bytes.NewReader(b[:cut])})
-		if r.openErr != nil {
-			if k, _ := fault.KindOf(r.openErr); k != fault.Unsupported || cut > 2000 {
-				t.Fatalf("cut %d: Open: %v", cut, r.openErr)
+		r := inputtest.Demux(t, &Source{Reader: bytes.NewReader(b[:cut])})
+		if r.OpenErr != nil {
+			if k, _ := fault.KindOf(r.OpenErr); k != fault.Unsupported || cut > 2000 {
+				t.Fatalf("cut %d: Open: %v", cut, r.OpenErr)
 			}
 			continue
 		}
-		if r.runErr != nil {
-			t.Fatalf("cut %d: Run: %v", cut, r.runErr)
+		if r.RunErr != nil {
+			t.Fatalf("cut %d: Run: %v", cut, r.RunErr)
 		}
-		if len(r.units) > len(full.units) {
-			t.Fatalf("cut %d: %d units", cut, len(r.units))
+		if len(r.Units) > len(full.Units) {
+			t.Fatalf("cut %d: %d units", cut, len(r.Units))
 		}
 		// only complete tags are delivered: a prefix of the full run, per
 		// track (the timestamps may shift when a track is cut off)
-		perTrack := func(res result) map[string][]string {
+		perTrack := func(res inputtest.Result) map[string][]string {
 			m := map[string][]string{}
-			for i, u := range res.units {
-				m[typeName(u.Format)] = append(m[typeName(u.Format)], res.hashes[i])
+			for i, u := range res.Units {
+				m[inputtest.TypeName(u.Format)] = append(m[inputtest.TypeName(u.Format)], res.Hashes[i])
 			}
 			return m
 		}
@@ -668,8 +605,8 @@ func FuzzFLV(f *testing.F) {
 		f.Add(tc.input(f))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := demux(t, &Source{Path: "fuzz.flv", Reader: bytes.NewReader(data)})
-		for _, err := range []error{r.openErr, r.runErr} {
+		r := inputtest.Demux(t, &Source{Path: "fuzz.flv", Reader: bytes.NewReader(data)})
+		for _, err := range []error{r.OpenErr, r.RunErr} {
 			if err == nil {
 				continue
 			}
@@ -678,7 +615,7 @@ func FuzzFLV(f *testing.F) {
 			}
 		}
 		total := 0
-		for _, u := range r.units {
+		for _, u := range r.Units {
 			total += u.Size()
 		}
 		if total > len(data) {

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand"
@@ -20,6 +18,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
+	"github.com/avcat/avcat/pkg/container/input/inputtest"
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/media"
 )
@@ -175,81 +174,19 @@ func cases() []testCase {
 	}
 }
 
-type result struct {
-	desc    *description.Session
-	units   []*media.Unit
-	hashes  []string
-	openErr error
-	runErr  error
-}
-
-func hashUnit(u *media.Unit) string {
-	h := sha256.New()
-	for _, p := range u.Payload {
-		fmt.Fprintf(h, "%d:", len(p))
-		h.Write(p)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:8])
-}
-
-func demux(t testing.TB, src *Source) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var r result
-	defer func() {
-		if err := src.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	}()
-	r.desc, r.openErr = src.Open(ctx)
-	if r.openErr != nil {
-		return r
-	}
-	r.runErr = src.Run(ctx, func(u *media.Unit) {
-		r.units = append(r.units, u)
-		r.hashes = append(r.hashes, hashUnit(u))
-	})
-	if ctx.Err() != nil {
-		t.Fatalf("demux did not finish")
-	}
-	return r
-}
-
-func checkErr(t *testing.T, what string, err error, want string, kind fault.Kind) {
-	t.Helper()
-	if want == "" {
-		if err != nil {
-			t.Fatalf("%s: unexpected error: %v", what, err)
-		}
-		return
-	}
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("%s: error %v, want %q", what, err, want)
-	}
-	if k, ok := fault.KindOf(err); !ok || k != kind {
-		t.Fatalf("%s: kind %v (%v), want %v", what, k, ok, kind)
-	}
-	if strings.Contains(err.Error(), "\n") {
-		t.Fatalf("%s: multi-line error %q", what, err)
-	}
-}
-
-func typeName(f format.Format) string { return strings.TrimPrefix(fmt.Sprintf("%T", f), "*format.") }
-
 func TestSource(t *testing.T) {
 	for _, tc := range cases() {
 		t.Run(tc.name, func(t *testing.T) {
-			r := demux(t, &Source{Path: "dir/x.ts", Reader: bytes.NewReader(tc.input(t))})
-			checkErr(t, "Open", r.openErr, tc.openErr, tc.kind)
-			if r.openErr != nil {
+			r := inputtest.Demux(t, &Source{Path: "dir/x.ts", Reader: bytes.NewReader(tc.input(t))})
+			inputtest.CheckErr(t, "Open", r.OpenErr, tc.openErr, tc.kind)
+			if r.OpenErr != nil {
 				return
 			}
-			checkErr(t, "Run", r.runErr, tc.runErr, tc.kind)
+			inputtest.CheckErr(t, "Run", r.RunErr, tc.runErr, tc.kind)
 			counts := map[string]int{}
 			first := map[string]int64{}
-			for _, u := range r.units {
-				n := typeName(u.Format)
+			for _, u := range r.Units {
+				n := inputtest.TypeName(u.Format)
 				if counts[n] == 0 {
 					first[n] = u.PTS
 				}
@@ -269,18 +206,18 @@ func TestSource(t *testing.T) {
 // checkUnits checks the rules every unit follows: known media, payload
 // stable after emit, DTS <= PTS, DTS monotonic per track, NALUs without
 // start codes.
-func checkUnits(t *testing.T, r result) {
+func checkUnits(t *testing.T, r inputtest.Result) {
 	t.Helper()
 	medias := map[*description.Media]bool{}
-	for _, m := range r.desc.Medias {
+	for _, m := range r.Desc.Medias {
 		medias[m] = true
 	}
 	lastDTS := map[*description.Media]int64{}
-	for i, u := range r.units {
+	for i, u := range r.Units {
 		if !medias[u.Media] || u.Format != u.Media.Formats[0] {
 			t.Fatalf("unit %d: unknown media", i)
 		}
-		if hashUnit(u) != r.hashes[i] {
+		if inputtest.HashUnit(u) != r.Hashes[i] {
 			t.Fatalf("unit %d: payload changed after emit returned", i)
 		}
 		if u.DTS > u.PTS {
@@ -308,7 +245,7 @@ func checkUnits(t *testing.T, r result) {
 func spacing(units []*media.Unit, name string) map[int64]int {
 	var pts []int64
 	for _, u := range units {
-		if typeName(u.Format) == name {
+		if inputtest.TypeName(u.Format) == name {
 			pts = append(pts, u.PTS)
 		}
 	}
@@ -321,33 +258,33 @@ func spacing(units []*media.Unit, name string) map[int64]int {
 }
 
 func TestClip(t *testing.T) {
-	r := demux(t, &Source{Path: clipFile})
-	if r.openErr != nil || r.runErr != nil {
-		t.Fatal(r.openErr, r.runErr)
+	r := inputtest.Demux(t, &Source{Path: clipFile})
+	if r.OpenErr != nil || r.RunErr != nil {
+		t.Fatal(r.OpenErr, r.RunErr)
 	}
-	if len(r.desc.Medias) != 2 {
-		t.Fatalf("%d medias", len(r.desc.Medias))
+	if len(r.Desc.Medias) != 2 {
+		t.Fatalf("%d medias", len(r.Desc.Medias))
 	}
-	vf, ok := r.desc.Medias[0].Formats[0].(*format.H264)
-	if !ok || r.desc.Medias[0].Type != description.MediaTypeVideo {
-		t.Fatalf("video %T", r.desc.Medias[0].Formats[0])
+	vf, ok := r.Desc.Medias[0].Formats[0].(*format.H264)
+	if !ok || r.Desc.Medias[0].Type != description.MediaTypeVideo {
+		t.Fatalf("video %T", r.Desc.Medias[0].Formats[0])
 	}
 	var sps h264.SPS
 	if err := sps.Unmarshal(vf.SPS); err != nil || sps.Width() != 640 || sps.Height() != 480 || vf.PPS == nil {
 		t.Fatalf("SPS %v %dx%d", err, sps.Width(), sps.Height())
 	}
-	af, ok := r.desc.Medias[1].Formats[0].(*format.MPEG4Audio)
+	af, ok := r.Desc.Medias[1].Formats[0].(*format.MPEG4Audio)
 	if !ok || af.Config.SampleRate != 48000 || af.Config.ChannelConfig != 2 || af.ClockRate() != 48000 {
-		t.Fatalf("audio %T", r.desc.Medias[1].Formats[0])
+		t.Fatalf("audio %T", r.Desc.Medias[1].Formats[0])
 	}
-	if got := spacing(r.units, "H264"); fmt.Sprint(got) != "map[3600:99]" {
+	if got := spacing(r.Units, "H264"); fmt.Sprint(got) != "map[3600:99]" {
 		t.Fatalf("video spacing %v", got)
 	}
-	if got := spacing(r.units, "MPEG4Audio"); fmt.Sprint(got) != "map[1024:188]" {
+	if got := spacing(r.Units, "MPEG4Audio"); fmt.Sprint(got) != "map[1024:188]" {
 		t.Fatalf("audio spacing %v", got)
 	}
 	keys, vlast, alast := 0, int64(0), int64(0)
-	for i, u := range r.units {
+	for i, u := range r.Units {
 		switch u.Format.(type) {
 		case *format.H264:
 			if u.Key {
@@ -373,24 +310,24 @@ func TestClip(t *testing.T) {
 }
 
 func TestMulti(t *testing.T) {
-	r := demux(t, &Source{Path: multiFile})
-	if r.openErr != nil || r.runErr != nil {
-		t.Fatal(r.openErr, r.runErr)
+	r := inputtest.Demux(t, &Source{Path: multiFile})
+	if r.OpenErr != nil || r.RunErr != nil {
+		t.Fatal(r.OpenErr, r.RunErr)
 	}
 	var names []string
-	for _, m := range r.desc.Medias {
-		names = append(names, typeName(m.Formats[0]))
+	for _, m := range r.Desc.Medias {
+		names = append(names, inputtest.TypeName(m.Formats[0]))
 	}
 	if got := strings.Join(names, " "); got != "H265 MPEG1Audio AC3 Opus" {
 		t.Fatalf("formats %s", got)
 	}
-	vf := r.desc.Medias[0].Formats[0].(*format.H265)
+	vf := r.Desc.Medias[0].Formats[0].(*format.H265)
 	var sps h265.SPS
 	if err := sps.Unmarshal(vf.SPS); err != nil || sps.Width() != 160 || sps.Height() != 120 || vf.VPS == nil || vf.PPS == nil {
 		t.Fatalf("SPS %v", err)
 	}
-	ac3 := r.desc.Medias[2].Formats[0].(*format.AC3)
-	opus := r.desc.Medias[3].Formats[0].(*format.Opus)
+	ac3 := r.Desc.Medias[2].Formats[0].(*format.AC3)
+	opus := r.Desc.Medias[3].Formats[0].(*format.Opus)
 	if ac3.SampleRate != 48000 || ac3.ChannelCount != 2 || opus.ChannelCount != 2 {
 		t.Fatalf("AC-3 %+v Opus %+v", ac3, opus)
 	}
@@ -400,13 +337,13 @@ func TestMulti(t *testing.T) {
 		"AC3":        "map[1536:31]",
 		"Opus":       "map[960:50]",
 	} {
-		if got := spacing(r.units, name); fmt.Sprint(got) != want {
+		if got := spacing(r.Units, name); fmt.Sprint(got) != want {
 			t.Fatalf("%s spacing %v, want %s", name, got, want)
 		}
 	}
 	keys := 0
-	for _, u := range r.units {
-		if u.Key && u.Media == r.desc.Medias[0] {
+	for _, u := range r.Units {
+		if u.Key && u.Media == r.Desc.Medias[0] {
 			keys++
 		}
 	}
@@ -418,22 +355,22 @@ func TestMulti(t *testing.T) {
 // TestWrap checks that a 33-bit PTS wrap in the middle of the stream does
 // not show in the units.
 func TestWrap(t *testing.T) {
-	want := demux(t, &Source{Path: clipFile})
+	want := inputtest.Demux(t, &Source{Path: clipFile})
 	b := shiftTimestamps(mustRead(t, clipFile), 1<<33-int64(3*90000))
-	got := demux(t, &Source{Reader: bytes.NewReader(b)})
-	if got.openErr != nil || got.runErr != nil || len(got.units) != len(want.units) {
-		t.Fatal(got.openErr, got.runErr, len(got.units))
+	got := inputtest.Demux(t, &Source{Reader: bytes.NewReader(b)})
+	if got.OpenErr != nil || got.RunErr != nil || len(got.Units) != len(want.Units) {
+		t.Fatal(got.OpenErr, got.RunErr, len(got.Units))
 	}
-	for i := range want.units {
-		if got.units[i].PTS != want.units[i].PTS || got.units[i].DTS != want.units[i].DTS || got.hashes[i] != want.hashes[i] {
-			t.Fatalf("unit %d: PTS %d, want %d", i, got.units[i].PTS, want.units[i].PTS)
+	for i := range want.Units {
+		if got.Units[i].PTS != want.Units[i].PTS || got.Units[i].DTS != want.Units[i].DTS || got.Hashes[i] != want.Hashes[i] {
+			t.Fatalf("unit %d: PTS %d, want %d", i, got.Units[i].PTS, want.Units[i].PTS)
 		}
 	}
 }
 
 func TestNotFound(t *testing.T) {
-	r := demux(t, &Source{Path: "testdata/missing.ts"})
-	checkErr(t, "Open", r.openErr, "missing.ts: no such file", fault.NotFound)
+	r := inputtest.Demux(t, &Source{Path: "testdata/missing.ts"})
+	inputtest.CheckErr(t, "Open", r.OpenErr, "missing.ts: no such file", fault.NotFound)
 }
 
 // TestEndlessPES checks that a PES that never ends is capped, so memory
@@ -459,7 +396,7 @@ func TestEndlessPES(t *testing.T) {
 
 func TestPipe(t *testing.T) {
 	for _, file := range []string{clipFile, multiFile} {
-		want := demux(t, &Source{Path: file})
+		want := inputtest.Demux(t, &Source{Path: file})
 		pr, pw := io.Pipe()
 		go func() {
 			b := mustRead(t, file)
@@ -472,17 +409,17 @@ func TestPipe(t *testing.T) {
 			}
 			pw.Close()
 		}()
-		got := demux(t, &Source{Reader: pr})
-		if got.openErr != nil || got.runErr != nil {
-			t.Fatal(got.openErr, got.runErr)
+		got := inputtest.Demux(t, &Source{Reader: pr})
+		if got.OpenErr != nil || got.RunErr != nil {
+			t.Fatal(got.OpenErr, got.RunErr)
 		}
-		if len(got.units) != len(want.units) {
-			t.Fatalf("%s: pipe %d units, file %d", file, len(got.units), len(want.units))
+		if len(got.Units) != len(want.Units) {
+			t.Fatalf("%s: pipe %d units, file %d", file, len(got.Units), len(want.Units))
 		}
-		for i := range want.units {
-			a, b := want.units[i], got.units[i]
-			if a.PTS != b.PTS || a.DTS != b.DTS || a.Key != b.Key || want.hashes[i] != got.hashes[i] ||
-				typeName(a.Format) != typeName(b.Format) {
+		for i := range want.Units {
+			a, b := want.Units[i], got.Units[i]
+			if a.PTS != b.PTS || a.DTS != b.DTS || a.Key != b.Key || want.Hashes[i] != got.Hashes[i] ||
+				inputtest.TypeName(a.Format) != inputtest.TypeName(b.Format) {
 				t.Fatalf("%s: unit %d differs", file, i)
 			}
 		}
@@ -520,29 +457,29 @@ func TestCancel(t *testing.T) {
 func TestTruncations(t *testing.T) {
 	for _, file := range []string{clipFile, multiFile} {
 		b := mustRead(t, file)
-		full := demux(t, &Source{Path: file})
+		full := inputtest.Demux(t, &Source{Path: file})
 		rng := rand.New(rand.NewSource(1))
 		for range 40 {
 			cut := rng.Intn(len(b))
-			r := demux(t, &Source{Reader: bytes.NewReader(b[:cut])})
-			if r.openErr != nil {
-				if k, _ := fault.KindOf(r.openErr); k != fault.Unsupported || cut > 20000 {
-					t.Fatalf("%s cut %d: Open: %v", file, cut, r.openErr)
+			r := inputtest.Demux(t, &Source{Reader: bytes.NewReader(b[:cut])})
+			if r.OpenErr != nil {
+				if k, _ := fault.KindOf(r.OpenErr); k != fault.Unsupported || cut > 20000 {
+					t.Fatalf("%s cut %d: Open: %v", file, cut, r.OpenErr)
 				}
 				continue
 			}
-			if r.runErr != nil {
-				t.Fatalf("%s cut %d: Run: %v", file, cut, r.runErr)
+			if r.RunErr != nil {
+				t.Fatalf("%s cut %d: Run: %v", file, cut, r.RunErr)
 			}
-			if len(r.units) > len(full.units) {
-				t.Fatalf("%s cut %d: %d units", file, cut, len(r.units))
+			if len(r.Units) > len(full.Units) {
+				t.Fatalf("%s cut %d: %d units", file, cut, len(r.Units))
 			}
 			// a prefix of the full run per track, but for the last unit,
 			// which the cut may shorten
-			perTrack := func(res result) map[string][]string {
+			perTrack := func(res inputtest.Result) map[string][]string {
 				m := map[string][]string{}
-				for i, u := range res.units {
-					m[typeName(u.Format)] = append(m[typeName(u.Format)], res.hashes[i])
+				for i, u := range res.Units {
+					m[inputtest.TypeName(u.Format)] = append(m[inputtest.TypeName(u.Format)], res.Hashes[i])
 				}
 				return m
 			}
@@ -576,8 +513,8 @@ func FuzzTS(f *testing.F) {
 		f.Add(tc.input(f))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := demux(t, &Source{Path: "fuzz.ts", Reader: bytes.NewReader(data)})
-		for _, err := range []error{r.openErr, r.runErr} {
+		r := inputtest.Demux(t, &Source{Path: "fuzz.ts", Reader: bytes.NewReader(data)})
+		for _, err := range []error{r.OpenErr, r.RunErr} {
 			if err == nil {
 				continue
 			}
@@ -586,7 +523,7 @@ func FuzzTS(f *testing.F) {
 			}
 		}
 		total := 0
-		for _, u := range r.units {
+		for _, u := range r.Units {
 			total += u.Size()
 		}
 		if total > len(data) {
