@@ -76,6 +76,8 @@ var errPlainRetry = errors.New("no answer to connect: retry without enhanced RTM
 // statusError is the server's refusal: the code and description of its
 // _error or onStatus answer.
 type statusError struct {
+	// Cmd is the command refused: connect, createStream, publish or play.
+	Cmd         string
 	Code        string
 	Description string
 }
@@ -247,7 +249,7 @@ func (c *client) publish(key string) error {
 		return err
 	}
 	if id, _ := arg(res, 1).(float64); res.Name != "_result" || id != 1 {
-		return answerError("createStream", res)
+		return c.answerError("createStream", res)
 	}
 	err = c.Write(&message.CommandAMF0{
 		ChunkStreamID:   4,
@@ -264,7 +266,7 @@ func (c *client) publish(key string) error {
 		return err
 	}
 	if !accepted(res, "NetStream.Publish.Start") {
-		return answerError("publish", res)
+		return c.answerError("publish", res)
 	}
 	return nil
 }
@@ -279,7 +281,7 @@ func (c *client) play(key string) error {
 		return err
 	}
 	if id, _ := arg(res, 1).(float64); res.Name != "_result" || id != 1 {
-		return answerError("createStream", res)
+		return c.answerError("createStream", res)
 	}
 	if err := c.Write(&message.UserControlSetBufferLength{BufferLength: 0x64}); err != nil {
 		return err
@@ -299,7 +301,7 @@ func (c *client) play(key string) error {
 		return err
 	}
 	if !accepted(res, "NetStream.Play.Start") {
-		return answerError("play", res)
+		return c.answerError("play", res)
 	}
 	return nil
 }
@@ -366,18 +368,20 @@ func (c *client) connectError(res *message.CommandAMF0) error {
 			return errors.New("authentication error")
 		}
 	}
-	return answerError("connect", res)
+	return c.answerError("connect", res)
 }
 
-// answerError is the error for an unexpected answer to cmd.
-func answerError(cmd string, res *message.CommandAMF0) error {
+// answerError is the error for an unexpected answer to cmd. Credentials
+// the server echoes are redacted by the caller (refusal) or here.
+func (c *client) answerError(cmd string, res *message.CommandAMF0) error {
 	o, _ := objectOrArray(arg(res, 1))
 	code, _ := o.GetString("code")
 	desc, _ := o.GetString("description")
 	if code != "" {
-		return &statusError{Code: code, Description: desc}
+		return &statusError{Cmd: cmd, Code: code, Description: desc}
 	}
-	return fmt.Errorf("unexpected answer to %s: %s %s", cmd, res.Name, describeArgs(res.Arguments))
+	_, app, key := target(c.URL)
+	return fmt.Errorf("unexpected answer to %s: %s %s", cmd, res.Name, redactEcho(describeArgs(res.Arguments), key, app))
 }
 
 // readResult waits for the _result or _error of command id.

@@ -120,15 +120,29 @@ func (s *Sink) Check(desc *description.Session) error {
 // status code and description (where a key echoed with its credentials is
 // redacted); a refusal for authentication is an authentication failure.
 func refusal(se *statusError, action, hostPort string, keys ...string) error {
+	if se.Cmd != "" {
+		action = se.Cmd
+	}
 	se = &statusError{Code: se.Code, Description: redactEcho(se.Description, keys...)}
 	k := fault.Network
 	switch {
-	case strings.Contains(se.Code, "Unauthorized"), strings.Contains(se.Description, "authentication"):
+	case strings.Contains(se.Code, "Unauthorized"), isAuthText(se.Description):
 		k = fault.Auth
 	case strings.Contains(se.Code, "NotFound"):
 		k = fault.NotFound
 	}
 	return fault.New(k, "server %s refused %s: %s", hostPort, action, se)
+}
+
+// isAuthText tells whether a refusal's description is about credentials.
+func isAuthText(desc string) bool {
+	d := strings.ToLower(desc)
+	for _, w := range []string{"authentication", "unauthorized", "auth failed", "bad credentials", "invalid credentials"} {
+		if strings.Contains(d, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // redactEcho hides the credentials of a stream key that a server echoed.
