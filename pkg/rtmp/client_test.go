@@ -357,3 +357,26 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestRefusalKinds: a refused play or publish for credentials is an
+// authentication failure (exit 4), as avcat serve and gortmplib's
+// RejectAction word it; a missing stream is not found; the rest network.
+func TestRefusalKinds(t *testing.T) {
+	cases := []struct {
+		se   statusError
+		kind fault.Kind
+		want string
+	}{
+		{statusError{Cmd: "play", Code: "NetStream.Play.Failed", Description: "authentication failed"}, fault.Auth, "refused play"},
+		{statusError{Cmd: "publish", Code: "NetStream.Publish.Unauthorized"}, fault.Auth, "refused publish"},
+		{statusError{Cmd: "connect", Code: "NetConnection.Connect.Rejected", Description: "Unauthorized"}, fault.Auth, "refused connect"},
+		{statusError{Cmd: "play", Code: "NetStream.Play.StreamNotFound"}, fault.NotFound, "refused play"},
+		{statusError{Cmd: "play", Code: "NetStream.Play.Failed", Description: "busy"}, fault.Network, "refused play"},
+	}
+	for _, c := range cases {
+		err := refusal(&c.se, "play", "h:1")
+		if cmpKind(err) != c.kind || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v (%v), want %v and %q", c.se, err, cmpKind(err), c.kind, c.want)
+		}
+	}
+}
