@@ -30,7 +30,7 @@ type Sink struct {
 	TLSConfig *tls.Config
 	Logger    *logging.Logger
 
-	client    *publishClient
+	client    *client
 	writer    *Writer
 	cork      *corkConn
 	closeOnce sync.Once
@@ -51,18 +51,18 @@ func (s *Sink) Open(desc *description.Session) error {
 	if err := s.Check(desc); err != nil {
 		return err
 	}
-	lu, err := libraryURL(s.URL)
+	app, _, err := SplitURL(s.URL)
 	if err != nil {
 		return err
 	}
 	hostPort := mediaurl.HostPort(s.URL)
-	app, key, _ := SplitURL(s.URL)
-	s.Logger.Debugf("> connect app=%q; createStream; publish %q", app, redactKey(key))
+	_, capp, key := target(s.URL)
+	s.Logger.Debugf("> connect app=%q; createStream; publish %q", redactKey(capp), redactKey(key))
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
 	dialer := &net.Dialer{Timeout: s.Timeout}
-	client := &publishClient{
-		URL: lu, TLSConfig: s.TLSConfig,
+	client := &client{
+		URL: s.URL, Publish: true, TLSConfig: s.TLSConfig,
 		DialContext: func(c context.Context, network, addr string) (net.Conn, error) {
 			nc, err := dialer.DialContext(c, network, addr)
 			if err != nil {
@@ -76,7 +76,7 @@ func (s *Sink) Open(desc *description.Session) error {
 			s.Logger.Debugf("< skipped a message gortmplib cannot parse (%v)", err)
 		},
 		OnCommand: func(m *message.CommandAMF0) {
-			s.Logger.Debugf("< %s %s", m.Name, redactEcho(describeArgs(m.Arguments), key))
+			s.Logger.Debugf("< %s %s", m.Name, redactEcho(describeArgs(m.Arguments), key, capp))
 		},
 	}
 	if err := client.Initialize(ctx); err != nil {
@@ -85,7 +85,7 @@ func (s *Sink) Open(desc *description.Session) error {
 		}
 		var se *statusError
 		if errors.As(err, &se) {
-			return refusal(se, hostPort, key)
+			return refusal(se, "publish", hostPort, key, capp)
 		}
 		return classify(err, hostPort, s.Timeout, ctx.Err() != nil)
 	}
@@ -116,27 +116,44 @@ func (s *Sink) Check(desc *description.Session) error {
 	return err
 }
 
-// refusal reports the server's refusal with its status code and
-// description (where a key echoed with its credentials is redacted); an
-// unauthorized publish is an authentication failure.
-func refusal(se *statusError, hostPort, key string) error {
-	se = &statusError{Code: se.Code, Description: redactEcho(se.Description, key)}
+// refusal reports the server's refusal of a publish or play with its
+// status code and description (where a key echoed with its credentials is
+// redacted); a refusal for authentication is an authentication failure.
+func refusal(se *statusError, action, hostPort string, keys ...string) error {
+	if se.Cmd != "" {
+		action = se.Cmd
+	}
+	se = &statusError{Code: se.Code, Description: redactEcho(se.Description, keys...)}
 	k := fault.Network
 	switch {
-	case strings.Contains(se.Code, "Unauthorized"), strings.Contains(se.Description, "authentication"):
+	case strings.Contains(se.Code, "Unauthorized"), isAuthText(se.Description):
 		k = fault.Auth
 	case strings.Contains(se.Code, "NotFound"):
 		k = fault.NotFound
 	}
-	return fault.New(k, "server %s refused publish: %s", hostPort, se)
+	return fault.New(k, "server %s refused %s: %s", hostPort, action, se)
+}
+
+// isAuthText tells whether a refusal's description is about credentials.
+func isAuthText(desc string) bool {
+	d := strings.ToLower(desc)
+	for _, w := range []string{"authentication", "unauthorized", "auth failed", "bad credentials", "invalid credentials"} {
+		if strings.Contains(d, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // redactEcho hides the credentials of a stream key that a server echoed.
-func redactEcho(s, key string) string {
-	if !strings.Contains(key, "?") {
-		return s
+func redactEcho(s string, keys ...string) string {
+	for _, key := range keys {
+		if _, q, ok := strings.Cut(key, "?"); ok && q != "" {
+			_, rq, _ := strings.Cut(redactKey(key), "?")
+			s = strings.ReplaceAll(s, q, rq)
+		}
 	}
-	return strings.ReplaceAll(s, key, redactKey(key))
+	return s
 }
 
 func isEOF(err error) bool {

@@ -31,7 +31,7 @@ type Source struct {
 	TLSConfig *tls.Config
 	Logger    *logging.Logger
 
-	client   *gortmplib.Client
+	client   *client
 	conn     *watchConn
 	reader   *Reader
 	desc     *description.Session
@@ -53,20 +53,20 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	if s.Timeout <= 0 {
 		s.Timeout = 10 * time.Second
 	}
-	lu, err := libraryURL(s.URL)
+	app, _, err := SplitURL(s.URL)
 	if err != nil {
 		return nil, err
 	}
 	hostPort := mediaurl.HostPort(s.URL)
-	app, key, _ := SplitURL(s.URL)
-	s.Logger.Debugf("> connect app=%q tcUrl=%q", app, mediaurl.RedactURL(&url.URL{Scheme: s.URL.Scheme, Host: s.URL.Host, Path: "/" + app}))
+	tcURL, capp, key := target(s.URL)
+	s.Logger.Debugf("> connect app=%q tcUrl=%q", redactKey(capp), redactKey(tcURL))
 	s.Logger.Debugf("> createStream; play %q", redactKey(key))
 
 	dctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	dialer := &net.Dialer{Timeout: s.Timeout}
-	client := &gortmplib.Client{
-		URL:       lu,
+	client := &client{
+		URL:       s.URL,
 		TLSConfig: s.TLSConfig,
 		DialContext: func(c context.Context, network, addr string) (net.Conn, error) {
 			nc, err := dialer.DialContext(c, network, addr)
@@ -77,6 +77,18 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 			_ = nc.SetDeadline(time.Now().Add(s.Timeout))
 			return nc, nil
 		},
+		// Half the timeout for an answer to the enhanced-RTMP connect, the
+		// rest for the retry without it.
+		AnswerWait: s.Timeout / 2,
+		OnSkip: func(err error) {
+			s.Logger.Debugf("< skipped a message gortmplib cannot parse (%v)", err)
+		},
+		OnCommand: func(m *message.CommandAMF0) {
+			s.Logger.Debugf("< %s %s", m.Name, redactEcho(describeArgs(m.Arguments), key, capp))
+		},
+		OnPlainRetry: func() {
+			s.Logger.Debugf("no answer to connect within %s: retrying without the enhanced-RTMP fields (fourCcList)", s.Timeout/2)
+		},
 	}
 	if err := client.Initialize(dctx); err != nil {
 		if ctx.Err() != nil {
@@ -84,6 +96,10 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 		}
 		if isEOF(err) {
 			return nil, fault.New(fault.Network, "%s closed the connection before accepting the play (wrong application %q or stream key?)", hostPort, app)
+		}
+		var se *statusError
+		if errors.As(err, &se) {
+			return nil, refusal(se, "play", hostPort, key, capp)
 		}
 		return nil, classify(err, hostPort, s.Timeout, dctx.Err() != nil)
 	}
@@ -95,7 +111,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	stop := context.AfterFunc(ctx, s.client.Close)
 	defer stop()
 
-	s.conn = &watchConn{Conn: s.client, onData: s.onData, logger: s.Logger, key: key}
+	s.conn = &watchConn{Conn: s.client, onData: s.onData, logger: s.Logger, keys: []string{key, capp}}
 	_ = nc.SetReadDeadline(time.Now().Add(s.Timeout))
 	rd, err := NewReader(s.conn, s.Logger)
 	if err != nil {
@@ -105,7 +121,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, fault.New(fault.Network, "no media from %s within %s: is anything publishing to %q?", hostPort, s.Timeout, app+"/"+redactKey(key))
+			return nil, fault.New(fault.Network, "no media from %s within %s: is anything publishing to %q?", hostPort, s.Timeout, strings.TrimSuffix(app+"/"+redactKey(key), "/"))
 		}
 		return nil, classify(err, hostPort, s.Timeout, false)
 	}
@@ -227,8 +243,8 @@ type watchConn struct {
 	gortmplib.Conn
 	onData func(amf0.Data)
 	logger *logging.Logger
-	// key is hidden where the server echoes it with its credentials.
-	key string
+	// keys are hidden where the server echoes them with their credentials.
+	keys []string
 
 	mu  sync.Mutex
 	eof bool
@@ -249,7 +265,7 @@ func (c *watchConn) Read() (message.Message, error) {
 	case *message.DataAMF0:
 		c.onData(m.Payload)
 	case *message.CommandAMF0:
-		c.logger.Debugf("< %s %s", m.Name, redactEcho(describeArgs(m.Arguments), c.key))
+		c.logger.Debugf("< %s %s", m.Name, redactEcho(describeArgs(m.Arguments), c.keys...))
 		if m.Name == "onStatus" && statusCode(m) == "NetStream.Play.Stop" {
 			c.mu.Lock()
 			c.eof = true

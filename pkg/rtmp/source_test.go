@@ -25,7 +25,7 @@ func TestWatchConnTraceHidesKeyCredentials(t *testing.T) {
 		Conn:   &scriptConn{msgs: []message.Message{status}},
 		onData: func(amf0.Data) {},
 		logger: &logging.Logger{Out: &out, Verbose: true},
-		key:    key,
+		keys:   []string{key},
 	}
 	if _, err := c.Read(); err != nil {
 		t.Fatal(err)

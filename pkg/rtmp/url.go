@@ -24,19 +24,36 @@ func SplitURL(u *url.URL) (app, key string, err error) {
 	return app, key, nil
 }
 
-// libraryURL builds the URL form gortmplib expects: the app in the path
-// and the stream key in the fragment.
-func libraryURL(u *url.URL) (*url.URL, error) {
-	app, key, err := SplitURL(u)
-	if err != nil {
-		return nil, err
+// target gives what a client sends for u: the tcUrl and app of connect and
+// the stream name of play or publish. Credentials of the URL's userinfo
+// (or --user/--pass) are added as user= and pass= to the query, the way
+// mediamtx and avcat serve read them, unless the query has them already.
+// The query goes with the stream name; with no stream name
+// (rtmp://host/app?user=a&pass=b) it goes with the app and tcUrl, as ffmpeg
+// sends it.
+func target(u *url.URL) (tcURL, app, key string) {
+	p := strings.TrimPrefix(u.Path, "/")
+	app, key, _ = strings.Cut(p, "/")
+	q := u.RawQuery
+	if u.User != nil {
+		vals, _ := url.ParseQuery(q)
+		if _, ok := vals["user"]; !ok {
+			if _, ok := vals["pass"]; !ok {
+				pass, _ := u.User.Password()
+				cred := "user=" + url.QueryEscape(u.User.Username()) + "&pass=" + url.QueryEscape(pass)
+				if q != "" {
+					q += "&"
+				}
+				q += cred
+			}
+		}
 	}
-	lu := &url.URL{
-		Scheme:   u.Scheme,
-		User:     u.User,
-		Host:     mediaurl.HostPort(u),
-		Path:     "/" + app,
-		Fragment: key,
+	tcURL = (&url.URL{Scheme: u.Scheme, Host: mediaurl.HostPort(u), Path: "/" + app}).String()
+	if q == "" {
+		return tcURL, app, key
 	}
-	return lu, nil
+	if key == "" {
+		return tcURL + "?" + q, app + "?" + q, ""
+	}
+	return tcURL, app, key + "?" + q
 }

@@ -37,9 +37,33 @@ func TestSplitURL(t *testing.T) {
 		if err != nil || app != c.app || key != c.key {
 			t.Errorf("%s: app %q key %q err %v", c.in, app, key, err)
 		}
-		lu, err := libraryURL(u)
-		if err != nil || lu.Path != "/"+c.app || lu.Fragment != c.key || !strings.Contains(lu.Host, ":") {
-			t.Errorf("%s: library URL %v (%v)", c.in, lu, err)
+	}
+}
+
+// TestTarget: what the client sends in connect and play/publish. The
+// credentials of the userinfo (or --user/--pass) go in the query; a query
+// with no stream name goes with the app and tcUrl, as ffmpeg sends it
+// (gortmplib's server drops a stream name that starts with "?").
+func TestTarget(t *testing.T) {
+	cases := []struct{ in, tcURL, app, key string }{
+		{"rtmp://h/live/cam", "rtmp://h:1935/live", "live", "cam"},
+		{"rtmp://h:1936/live/a/b?x=1", "rtmp://h:1936/live", "live", "a/b?x=1"},
+		{"rtmp://v:w@h/live/cam", "rtmp://h:1935/live", "live", "cam?user=v&pass=w"},
+		{"rtmp://v:w@h/live/cam?x=1", "rtmp://h:1935/live", "live", "cam?x=1&user=v&pass=w"},
+		{"rtmp://v:w@h/live/cam?user=a&pass=b", "rtmp://h:1935/live", "live", "cam?user=a&pass=b"},
+		{"rtmp://h/demo?user=v&pass=w", "rtmp://h:1935/demo?user=v&pass=w", "demo?user=v&pass=w", ""},
+		{"rtmp://v:w@h/demo", "rtmp://h:1935/demo?user=v&pass=w", "demo?user=v&pass=w", ""},
+		{"rtmps://a%26b:p%3D@h/demo", "rtmps://h:443/demo?user=a%26b&pass=p%3D", "demo?user=a%26b&pass=p%3D", ""},
+		{"rtmp://h/demo", "rtmp://h:1935/demo", "demo", ""},
+	}
+	for _, c := range cases {
+		u, err := url.Parse(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tcURL, app, key := target(u)
+		if tcURL != c.tcURL || app != c.app || key != c.key {
+			t.Errorf("%s: tcUrl %q app %q key %q, want %q %q %q", c.in, tcURL, app, key, c.tcURL, c.app, c.key)
 		}
 	}
 }
@@ -63,6 +87,6 @@ func FuzzSplitURL(f *testing.F) {
 		if err == nil && (app == "" || strings.Contains(app, "/")) {
 			t.Fatalf("bad app %q from %q", app, in)
 		}
-		_, _ = libraryURL(u)
+		_, _, _ = target(u)
 	})
 }

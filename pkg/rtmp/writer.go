@@ -3,16 +3,14 @@ package rtmp
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 
+	"github.com/avcat/avcat/pkg/container/mux"
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/media"
 )
@@ -22,13 +20,17 @@ const SupportedCodecs = "H.264, H.265, AV1, VP9, AAC, Opus, MP3, AC-3, G.711"
 
 // Writer sends units to an RTMP connection (a publishing client or a
 // playing server connection), converting RTP to access units when needed.
+// Timing is mux.Track's, as in the file sinks: video starts at its first
+// keyframe with its parameter sets, DTS is derived for RTP units, and all
+// tracks share one timeline that starts at 0 at the first video keyframe's
+// DTS, so no RTMP timestamp is negative (with B-frames it would otherwise
+// start at -80 ms, sent as 4294967216).
 type Writer struct {
-	w       *gortmplib.Writer
-	tracks  map[format.Format]*gortmplib.Track
-	dec     media.Decoder
-	dts264  map[format.Format]*h264.DTSExtractor
-	dts265  map[format.Format]*h265.DTSExtractor
-	started map[format.Format]bool
+	w      *gortmplib.Writer
+	tracks map[format.Format]*gortmplib.Track
+	dec    media.Decoder
+	clock  mux.Clock
+	prep   map[format.Format]*mux.Track
 }
 
 // TracksFor maps a description onto RTMP tracks. Formats RTMP cannot carry
@@ -99,20 +101,14 @@ func NewWriter(conn gortmplib.Conn, desc *description.Session) (*Writer, []strin
 	if err := w.Initialize(); err != nil {
 		return nil, skipped, err
 	}
-	return &Writer{
-		w: w, tracks: byFormat,
-		dts264:  make(map[format.Format]*h264.DTSExtractor),
-		dts265:  make(map[format.Format]*h265.DTSExtractor),
-		started: make(map[format.Format]bool),
-	}, skipped, nil
-}
-
-func clockToDur(v int64, clockRate int) time.Duration {
-	return time.Duration(v) * time.Second / time.Duration(clockRate)
+	wr := &Writer{w: w, tracks: byFormat, prep: make(map[format.Format]*mux.Track)}
+	for f := range byFormat {
+		wr.prep[f] = mux.NewTrack(f, &wr.clock)
+	}
+	return wr, skipped, nil
 }
 
 // WriteUnit sends one unit; units of tracks RTMP cannot carry are ignored.
-// Video starts at the first keyframe.
 func (w *Writer) WriteUnit(u *media.Unit) error {
 	t := w.tracks[u.Format]
 	if t == nil {
@@ -122,88 +118,55 @@ func (w *Writer) WriteUnit(u *media.Unit) error {
 	if err != nil || du == nil {
 		return nil //nolint:nilerr // a damaged unit is skipped, not fatal
 	}
-	u = du
-	cr := u.Format.ClockRate()
-	pts := clockToDur(u.PTS, cr)
-	dts := clockToDur(u.DTS, cr)
-	if media.IsVideo(u.Format) && !w.started[u.Format] {
-		if !u.Key {
-			return nil
-		}
-		w.started[u.Format] = true
+	fr, ok := w.prep[u.Format].Prepare(du)
+	if !ok {
+		return nil
 	}
-	au := u.Payload
-	if u.Key {
-		// The DTS extractor and players need the parameter sets in band,
-		// also when they came only in the SDP.
-		au = media.WithParams(u.Format, au)
-	}
-	switch f := u.Format.(type) {
+	cr := int64(du.Format.ClockRate())
+	pts := mux.ToDuration(fr.PTS, cr)
+	dts := mux.ToDuration(fr.DTS, cr)
+	switch du.Format.(type) {
 	case *format.H264:
-		if u.NoDTS {
-			ex := w.dts264[f]
-			if ex == nil {
-				ex = h264.NewDTSExtractor()
-				w.dts264[f] = ex
-			}
-			d, err := ex.Extract(au, u.PTS)
-			if err != nil {
-				return nil //nolint:nilerr // skip until the extractor has what it needs
-			}
-			dts = clockToDur(d, cr)
-		}
-		return w.w.WriteH264(t, pts, dts, au)
+		return w.w.WriteH264(t, pts, dts, fr.AU)
 	case *format.H265:
-		if u.NoDTS {
-			ex := w.dts265[f]
-			if ex == nil {
-				ex = h265.NewDTSExtractor()
-				w.dts265[f] = ex
-			}
-			d, err := ex.Extract(au, u.PTS)
-			if err != nil {
-				return nil //nolint:nilerr // skip until the extractor has what it needs
-			}
-			dts = clockToDur(d, cr)
-		}
-		return w.w.WriteH265(t, pts, dts, au)
+		return w.w.WriteH265(t, pts, dts, fr.AU)
 	case *format.AV1:
-		return w.w.WriteAV1(t, pts, u.Payload)
+		return w.w.WriteAV1(t, pts, fr.AU)
 	case *format.VP9:
-		return w.w.WriteVP9(t, pts, join(u.Payload))
+		return w.w.WriteVP9(t, pts, join(fr.AU))
 	case *format.MPEG4Audio:
-		for i, au := range u.Payload {
-			p := pts + time.Duration(i)*1024*time.Second/time.Duration(cr)
+		for i, au := range fr.AU {
+			p := pts + mux.ToDuration(int64(i)*1024, cr)
 			if err := w.w.WriteMPEG4Audio(t, p, au); err != nil {
 				return err
 			}
 		}
 		return nil
 	case *format.Opus:
-		for _, pkt := range u.Payload {
+		for _, pkt := range fr.AU {
 			if err := w.w.WriteOpus(t, pts, pkt); err != nil {
 				return err
 			}
 		}
 		return nil
 	case *format.MPEG1Audio:
-		for _, fr := range u.Payload {
-			if err := w.w.WriteMPEG1Audio(t, pts, fr); err != nil {
+		for _, f := range fr.AU {
+			if err := w.w.WriteMPEG1Audio(t, pts, f); err != nil {
 				return err
 			}
 		}
 		return nil
 	case *format.AC3:
-		for _, fr := range u.Payload {
-			if err := w.w.WriteAC3(t, pts, fr); err != nil {
+		for _, f := range fr.AU {
+			if err := w.w.WriteAC3(t, pts, f); err != nil {
 				return err
 			}
 		}
 		return nil
 	case *format.G711:
-		return w.w.WriteG711(t, pts, join(u.Payload))
+		return w.w.WriteG711(t, pts, join(fr.AU))
 	}
-	return fmt.Errorf("rtmp writer: unexpected format %s", u.Format.Codec())
+	return fmt.Errorf("rtmp writer: unexpected format %s", du.Format.Codec())
 }
 
 func join(parts [][]byte) []byte {

@@ -92,8 +92,7 @@ func (c *rtmpConn) run() error {
 	if err := sc.AcceptConn(); err != nil {
 		return err
 	}
-	name := normPath(sc.URL.Path)
-	q := sc.URL.Query()
+	name, q := rtmp.ServerPath(sc)
 	creds := s.ReadCreds
 	if sc.Publish {
 		creds = s.PublishCreds

@@ -217,6 +217,17 @@ func TestRTMPPullFromNginx(t *testing.T) {
 		}
 		checkOutput(t, "recording", out, liveWant("flv", 2*time.Second, r.Took))
 	})
+	t.Run("credentials a server ignores, --frames", func(t *testing.T) {
+		t.Parallel()
+		// --user/--pass go as ?user=&pass= on the stream name; nginx-rtmp
+		// keeps the query apart from the name, so the play still finds cam.
+		out := filepath.Join(t.TempDir(), "out.flv")
+		r := clitest.Run(t, time.Minute, "rtmp-pull", "--user", "u", "--pass", "p", "--frames", "30", "-o", out, url)
+		if r.Code != 0 {
+			t.Fatalf("rtmp-pull:\n%s", r)
+		}
+		checkOutput(t, "--frames 30 out.flv", out, want{format: "flv", minFrames: 30, maxFrames: 30})
+	})
 	t.Run("ts file, --frames", func(t *testing.T) {
 		t.Parallel()
 		out := filepath.Join(t.TempDir(), "out.ts")

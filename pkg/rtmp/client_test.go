@@ -1,11 +1,13 @@
 package rtmp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +18,9 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/message"
 	"github.com/bluenviron/gortmplib/pkg/rawmessage"
 
+	"github.com/avcat/avcat/internal/testpeer"
 	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/logging"
 )
 
 // fakePublishServer answers one publisher like ffmpeg's `-listen 1`: a
@@ -36,7 +40,7 @@ func listenFake(t *testing.T) (net.Listener, *url.URL) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	return ln, &url.URL{Scheme: "rtmp", Host: ln.Addr().String(), Path: "/live", Fragment: "cam?user=u&pass=secret"}
+	return ln, &url.URL{Scheme: "rtmp", Host: ln.Addr().String(), Path: "/live/cam", RawQuery: "user=u&pass=secret"}
 }
 
 func acceptFake(t *testing.T, ln net.Listener) (*fakePublishServer, error) {
@@ -140,7 +144,7 @@ func TestPublishClientSkipsUnparsableCommands(t *testing.T) {
 	}()
 
 	var skipped []string
-	c := &publishClient{URL: u, OnSkip: func(err error) { skipped = append(skipped, err.Error()) }}
+	c := &client{URL: u, Publish: true, OnSkip: func(err error) { skipped = append(skipped, err.Error()) }}
 	var _ gortmplib.Conn = c
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -174,7 +178,7 @@ func TestPublishClientRefused(t *testing.T) {
 			})
 		}
 	}()
-	c := &publishClient{URL: u}
+	c := &client{URL: u, Publish: true}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := c.Initialize(ctx)
@@ -182,12 +186,12 @@ func TestPublishClientRefused(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != "NetStream.Publish.BadName" {
 		t.Fatalf("refused publish: %v", err)
 	}
-	err = refusal(se, "h:1", u.Fragment)
+	err = refusal(se, "publish", "h:1", "cam?user=u&pass=secret")
 	want := "server h:1 refused publish: NetStream.Publish.BadName (cam?user=u&pass=*** is already publishing)"
 	if k, _ := fault.KindOf(err); k != fault.Network || err.Error() != want {
 		t.Errorf("got %v (%v), want %q", err, k, want)
 	}
-	if err := refusal(&statusError{Code: "NetStream.Publish.Unauthorized"}, "h:1", ""); cmpKind(err) != fault.Auth {
+	if err := refusal(&statusError{Code: "NetStream.Publish.Unauthorized"}, "publish", "h:1"); cmpKind(err) != fault.Auth {
 		t.Errorf("unauthorized: %v", err)
 	}
 }
@@ -232,7 +236,7 @@ func TestPublishClientAdobeAuth(t *testing.T) {
 		t.Run(ca.user.String(), func(t *testing.T) {
 			cu := *u
 			cu.User = ca.user
-			c := &publishClient{URL: &cu}
+			c := &client{URL: &cu, Publish: true}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err := c.Initialize(ctx)
@@ -253,5 +257,126 @@ func TestPublishClientAdobeAuth(t *testing.T) {
 				t.Errorf("server saw %q", got)
 			}
 		})
+	}
+}
+
+func openSource(t *testing.T, rawURL string, timeout time.Duration) (*Source, string, error) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	s := &Source{URL: u, Timeout: timeout, Logger: &logging.Logger{Out: &log, Verbose: true}}
+	_, err = s.Open(context.Background())
+	t.Cleanup(func() { _ = s.Close() })
+	return s, log.String(), err
+}
+
+// TestStatusWithoutLevel: a server that answers publish or play with the
+// start code and no "level" accepted it (judged by the code).
+func TestStatusWithoutLevel(t *testing.T) {
+	srv := testpeer.StartFakeRTMPServer(t, testpeer.RTMPQuirks{NoLevel: true})
+	u, _ := url.Parse(srv.URL("rtmp", "live/cam"))
+	c := &client{URL: u, Publish: true}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Initialize(ctx); err != nil {
+		t.Fatalf("publish answered NetStream.Publish.Start without level: %v", err)
+	}
+	c.Close()
+	if _, _, err := openSource(t, srv.URL("rtmp", "live/cam"), 5*time.Second); err != nil {
+		t.Fatalf("play answered NetStream.Play.Start without level: %v", err)
+	}
+}
+
+// TestConnectRetryWithoutEnhancedRTMP: a server whose AMF0 reader has no
+// strict array never answers a connect with fourCcList; the player sends
+// it again without the enhanced-RTMP fields and says so in -v.
+func TestConnectRetryWithoutEnhancedRTMP(t *testing.T) {
+	srv := testpeer.StartFakeRTMPServer(t, testpeer.RTMPQuirks{NoStrictArray: true})
+	_, log, err := openSource(t, srv.URL("rtmp", "live/cam"), 4*time.Second)
+	if err != nil {
+		t.Fatalf("play: %v\n%s", err, log)
+	}
+	got := srv.Connects()
+	if len(got) != 2 || !got[0].FourCcList || got[0].Answered || got[1].FourCcList || got[1].Key != "cam" {
+		t.Fatalf("connects %+v: want one with fourCcList (unanswered), then one without", got)
+	}
+	if !strings.Contains(log, "retrying without the enhanced-RTMP fields") {
+		t.Errorf("-v does not tell about the retry:\n%s", log)
+	}
+	// A server that answers gets the enhanced connect once.
+	srv2 := testpeer.StartFakeRTMPServer(t, testpeer.RTMPQuirks{})
+	if _, _, err := openSource(t, srv2.URL("rtmp", "live/cam"), 4*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv2.Connects(); len(got) != 1 || !got[0].FourCcList {
+		t.Errorf("connects %+v", got)
+	}
+}
+
+// TestCredentialsInQuery: userinfo credentials (and --user/--pass, which
+// set it) reach the server as ?user=&pass= on the stream name, or on the
+// app for a one-segment URL; -v never shows the password.
+func TestCredentialsInQuery(t *testing.T) {
+	srv := testpeer.StartFakeRTMPServer(t, testpeer.RTMPQuirks{})
+	cases := []struct{ path, app, key string }{
+		{"live/cam", "live", "cam?user=v&pass=s3cret"},
+		{"demo", "demo?user=v&pass=s3cret", ""},
+	}
+	for i, c := range cases {
+		_, log, err := openSource(t, strings.Replace(srv.URL("rtmp", c.path), "://", "://v:s3cret@", 1), 5*time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", c.path, err)
+		}
+		got := srv.Connects()[i]
+		if got.App != c.app || got.Key != c.key || strings.Contains(got.TcURL, "@") {
+			t.Errorf("%s: server saw app %q tcUrl %q key %q, want app %q key %q", c.path, got.App, got.TcURL, got.Key, c.app, c.key)
+		}
+		if strings.Contains(log, "s3cret") {
+			t.Errorf("%s: -v shows the password:\n%s", c.path, log)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger written from two goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestRefusalKinds: a refused play or publish for credentials is an
+// authentication failure (exit 4), as avcat serve and gortmplib's
+// RejectAction word it; a missing stream is not found; the rest network.
+func TestRefusalKinds(t *testing.T) {
+	cases := []struct {
+		se   statusError
+		kind fault.Kind
+		want string
+	}{
+		{statusError{Cmd: "play", Code: "NetStream.Play.Failed", Description: "authentication failed"}, fault.Auth, "refused play"},
+		{statusError{Cmd: "publish", Code: "NetStream.Publish.Unauthorized"}, fault.Auth, "refused publish"},
+		{statusError{Cmd: "connect", Code: "NetConnection.Connect.Rejected", Description: "Unauthorized"}, fault.Auth, "refused connect"},
+		{statusError{Cmd: "play", Code: "NetStream.Play.StreamNotFound"}, fault.NotFound, "refused play"},
+		{statusError{Cmd: "play", Code: "NetStream.Play.Failed", Description: "busy"}, fault.Network, "refused play"},
+	}
+	for _, c := range cases {
+		err := refusal(&c.se, "play", "h:1")
+		if cmpKind(err) != c.kind || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v (%v), want %v and %q", c.se, err, cmpKind(err), c.kind, c.want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bluenviron/gortmplib/pkg/amf0"
 	"github.com/bluenviron/gortmplib/pkg/bytecounter"
@@ -20,23 +21,39 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/message"
 )
 
-// publishClient is a publishing RTMP client connection. It sends what
-// gortmplib.Client sends when it publishes, and it also accepts what
-// gortmplib cannot parse: ffmpeg's `-listen 1` server answers FCPublish
-// with a bare "onFCPublish" that is not a valid command message.
+// client is an RTMP client connection that plays or publishes. It sends
+// what gortmplib.Client sends, and it also copes with what gortmplib
+// cannot:
+//   - ffmpeg's `-listen 1` server answers FCPublish with a bare
+//     "onFCPublish" that is not a valid command message;
+//   - a publish or play is judged by its onStatus code: some servers send
+//     NetStream.Publish.Start without a level;
+//   - a server whose AMF0 reader has no strict array ignores a play's
+//     connect that carries the enhanced-RTMP fourCcList: when such a
+//     connect gets no answer within AnswerWait, it is sent again on a new
+//     connection without the enhanced-RTMP fields;
+//   - a stream key that is only a query (rtmp://host/app?user=a&pass=b)
+//     is sent the way ffmpeg sends it (see target).
 //
-// It implements gortmplib.Conn, so gortmplib.Writer works on it.
-type publishClient struct {
-	// URL is rtmp[s]://[user:pass@]host:port/app#key, as libraryURL builds
-	// it. The user and password are for Adobe authentication.
+// It implements gortmplib.Conn, so gortmplib's Reader and Writer work on it.
+type client struct {
+	// URL is the user's rtmp[s]://[user:pass@]host[:port]/app[/key][?query].
+	// The user and password also answer Adobe authentication.
 	URL         *url.URL
+	Publish     bool
 	TLSConfig   *tls.Config
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// AnswerWait bounds the wait for the answer to a connect that carries
+	// the enhanced-RTMP fields; 0 waits as long as ctx allows, no retry.
+	AnswerWait time.Duration
 	// OnSkip is told about each message that could not be parsed and was
 	// skipped.
 	OnSkip func(error)
 	// OnCommand is told about each command the server sends during setup.
 	OnCommand func(*message.CommandAMF0)
+	// OnPlainRetry is told when a connect is sent again without the
+	// enhanced-RTMP fields.
+	OnPlainRetry func()
 
 	nconn   net.Conn
 	bc      *bytecounter.ReadWriter
@@ -44,6 +61,7 @@ type publishClient struct {
 	w       *message.Writer
 	writeMu sync.Mutex
 
+	plain         bool // connect without the enhanced-RTMP fields
 	authState     int
 	authSalt      string
 	authChallenge string
@@ -52,9 +70,14 @@ type publishClient struct {
 // errAuthRetry asks for a new connection with the next Adobe auth step.
 var errAuthRetry = errors.New("adobe auth: retry")
 
+// errPlainRetry asks for a new connection without the enhanced-RTMP fields.
+var errPlainRetry = errors.New("no answer to connect: retry without enhanced RTMP")
+
 // statusError is the server's refusal: the code and description of its
 // _error or onStatus answer.
 type statusError struct {
+	// Cmd is the command refused: connect, createStream, publish or play.
+	Cmd         string
 	Code        string
 	Description string
 }
@@ -66,9 +89,9 @@ func (e *statusError) Error() string {
 	return e.Code + " (" + e.Description + ")"
 }
 
-// Initialize connects and publishes; it returns once the server accepted
-// the publish (an onStatus of level "status", NetStream.Publish.Start).
-func (c *publishClient) Initialize(ctx context.Context) error {
+// Initialize connects and publishes or plays; it returns once the server
+// accepted (see accepted).
+func (c *client) Initialize(ctx context.Context) error {
 	if c.DialContext == nil {
 		c.DialContext = (&net.Dialer{}).DialContext
 	}
@@ -78,17 +101,25 @@ func (c *publishClient) Initialize(ctx context.Context) error {
 	if c.OnCommand == nil {
 		c.OnCommand = func(*message.CommandAMF0) {}
 	}
+	if c.OnPlainRetry == nil {
+		c.OnPlainRetry = func() {}
+	}
 	for {
 		err := c.connect(ctx)
-		if errors.Is(err, errAuthRetry) {
+		switch {
+		case errors.Is(err, errAuthRetry):
 			c.authState++
+			continue
+		case errors.Is(err, errPlainRetry) && !c.plain:
+			c.plain = true
+			c.OnPlainRetry()
 			continue
 		}
 		return err
 	}
 }
 
-func (c *publishClient) connect(ctx context.Context) error {
+func (c *client) connect(ctx context.Context) error {
 	nc, err := c.DialContext(ctx, "tcp", c.URL.Host)
 	if err != nil {
 		return err
@@ -106,15 +137,15 @@ func (c *publishClient) connect(ctx context.Context) error {
 	c.nconn = nc
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
-	if err := c.setup(); err != nil {
+	if err := c.setup(ctx); err != nil {
 		nc.Close()
 		return err
 	}
 	return nil
 }
 
-// setup runs gortmplib.Client's publish sequence on c.nconn.
-func (c *publishClient) setup() error {
+// setup runs gortmplib.Client's publish or play sequence on c.nconn.
+func (c *client) setup(ctx context.Context) error {
 	c.bc = bytecounter.NewReadWriter(c.nconn)
 	if _, _, err := handshake.DoClient(c.bc, false, false); err != nil {
 		return err
@@ -139,24 +170,71 @@ func (c *publishClient) setup() error {
 		ChunkStreamID: 3,
 		Name:          "connect",
 		CommandID:     1,
-		Arguments: []any{amf0.Object{
-			{Key: "app", Value: app},
-			{Key: "flashVer", Value: "LNX 9,0,124,2"},
-			{Key: "tcUrl", Value: tcURL},
-			{Key: "objectEncoding", Value: float64(0)},
-		}},
+		Arguments:     []any{c.connectObject(tcURL, app)},
 	})
 	if err != nil {
 		return err
 	}
+	wait := !c.Publish && !c.plain && c.AnswerWait > 0
+	if wait {
+		_ = c.nconn.SetReadDeadline(time.Now().Add(c.AnswerWait))
+	}
 	res, err := c.readResult(1)
+	if wait {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+			return errPlainRetry
+		}
+		dl, _ := ctx.Deadline()
+		_ = c.nconn.SetReadDeadline(dl)
+	}
 	if err != nil {
 		return err
 	}
 	if res.Name != "_result" {
 		return c.connectError(res)
 	}
+	if c.Publish {
+		return c.publish(key)
+	}
+	return c.play(key)
+}
 
+// connectObject is the connect command's object. A player announces its
+// codecs as gortmplib.Client does, the enhanced-RTMP fourCcList included
+// unless c.plain.
+func (c *client) connectObject(tcURL, app string) amf0.Object {
+	o := amf0.Object{
+		{Key: "app", Value: app},
+		{Key: "flashVer", Value: "LNX 9,0,124,2"},
+		{Key: "tcUrl", Value: tcURL},
+		{Key: "objectEncoding", Value: float64(0)},
+	}
+	if c.Publish {
+		return o
+	}
+	// RTMP 1.0 section 7.2.1.1: none, MP3, G.711 A and µ, AAC; H.264.
+	o = append(o,
+		amf0.ObjectEntry{Key: "fpad", Value: false},
+		amf0.ObjectEntry{Key: "capabilities", Value: float64(15)},
+		amf0.ObjectEntry{Key: "audioCodecs", Value: float64(0x0001 | 0x0004 | 0x0080 | 0x0100 | 0x0400)},
+		amf0.ObjectEntry{Key: "videoCodecs", Value: float64(0x0080)},
+		amf0.ObjectEntry{Key: "videoFunction", Value: float64(0)},
+	)
+	if c.plain {
+		return o
+	}
+	var list amf0.StrictArray
+	for _, f := range []message.FourCC{
+		message.FourCCAV1, message.FourCCVP9, message.FourCCHEVC, message.FourCCAVC,
+		message.FourCCOpus, message.FourCCFLAC, message.FourCCAC3, message.FourCCMP4A, message.FourCCMP3,
+	} {
+		list = append(list, string([]byte{byte(f >> 24), byte(f >> 16), byte(f >> 8), byte(f)}))
+	}
+	return append(o, amf0.ObjectEntry{Key: "fourCcList", Value: list})
+}
+
+func (c *client) publish(key string) error {
 	for _, cmd := range []*message.CommandAMF0{
 		{ChunkStreamID: 3, Name: "releaseStream", CommandID: 2, Arguments: []any{nil, key}},
 		{ChunkStreamID: 3, Name: "FCPublish", CommandID: 3, Arguments: []any{nil, key}},
@@ -166,14 +244,13 @@ func (c *publishClient) setup() error {
 			return err
 		}
 	}
-	res, err = c.readResult(4)
+	res, err := c.readResult(4)
 	if err != nil {
 		return err
 	}
 	if id, _ := arg(res, 1).(float64); res.Name != "_result" || id != 1 {
-		return answerError("createStream", res)
+		return c.answerError("createStream", res)
 	}
-
 	err = c.Write(&message.CommandAMF0{
 		ChunkStreamID:   4,
 		MessageStreamID: 0x1000000,
@@ -188,19 +265,64 @@ func (c *publishClient) setup() error {
 	if err != nil {
 		return err
 	}
-	if o, _ := objectOrArray(arg(res, 1)); res.Name != "onStatus" || levelOf(o) != "status" {
-		return answerError("publish", res)
+	if !accepted(res, "NetStream.Publish.Start") {
+		return c.answerError("publish", res)
 	}
 	return nil
 }
 
+func (c *client) play(key string) error {
+	err := c.Write(&message.CommandAMF0{ChunkStreamID: 3, Name: "createStream", CommandID: 2, Arguments: []any{nil}})
+	if err != nil {
+		return err
+	}
+	res, err := c.readResult(2)
+	if err != nil {
+		return err
+	}
+	if id, _ := arg(res, 1).(float64); res.Name != "_result" || id != 1 {
+		return c.answerError("createStream", res)
+	}
+	if err := c.Write(&message.UserControlSetBufferLength{BufferLength: 0x64}); err != nil {
+		return err
+	}
+	err = c.Write(&message.CommandAMF0{
+		ChunkStreamID:   4,
+		MessageStreamID: 0x1000000,
+		Name:            "play",
+		CommandID:       3,
+		Arguments:       []any{nil, key},
+	})
+	if err != nil {
+		return err
+	}
+	res, err = c.readStatus(3)
+	if err != nil {
+		return err
+	}
+	if !accepted(res, "NetStream.Play.Start") {
+		return c.answerError("play", res)
+	}
+	return nil
+}
+
+// accepted judges the onStatus that answers a publish or play by its code:
+// the start code is a yes with or without a level (some servers send
+// none); any other code is a yes at level "status" (NetStream.Play.Reset
+// comes before NetStream.Play.Start).
+func accepted(res *message.CommandAMF0, start string) bool {
+	if res.Name != "onStatus" {
+		return false
+	}
+	o, _ := objectOrArray(arg(res, 1))
+	code, _ := o.GetString("code")
+	return code == start || levelOf(o) == "status"
+}
+
 // connectParams gives the tcUrl, app and stream key of the connect and
-// publish commands, with the Adobe auth step's query.
-func (c *publishClient) connectParams() (tcURL, app, key string) {
-	u := &url.URL{Scheme: c.URL.Scheme, Host: c.URL.Host, Path: c.URL.Path, RawPath: c.URL.RawPath}
-	tcURL = u.String()
-	app = strings.TrimPrefix(u.EscapedPath(), "/")
-	key = c.URL.Fragment
+// publish or play commands, with the Adobe auth step's query.
+func (c *client) connectParams() (tcURL, app, key string) {
+	tcURL, app, key = target(c.URL)
 
 	var auth string
 	user := c.URL.User.Username()
@@ -220,7 +342,7 @@ func (c *publishClient) connectParams() (tcURL, app, key string) {
 
 // connectError handles a refused connect: the two Adobe auth challenges
 // ask for a new connection, anything else is a refusal.
-func (c *publishClient) connectError(res *message.CommandAMF0) error {
+func (c *client) connectError(res *message.CommandAMF0) error {
 	o, _ := objectOrArray(arg(res, 1))
 	desc, _ := o.GetString("description")
 	switch {
@@ -246,35 +368,37 @@ func (c *publishClient) connectError(res *message.CommandAMF0) error {
 			return errors.New("authentication error")
 		}
 	}
-	return answerError("connect", res)
+	return c.answerError("connect", res)
 }
 
-// answerError is the error for an unexpected answer to cmd.
-func answerError(cmd string, res *message.CommandAMF0) error {
+// answerError is the error for an unexpected answer to cmd. Credentials
+// the server echoes are redacted by the caller (refusal) or here.
+func (c *client) answerError(cmd string, res *message.CommandAMF0) error {
 	o, _ := objectOrArray(arg(res, 1))
 	code, _ := o.GetString("code")
 	desc, _ := o.GetString("description")
 	if code != "" {
-		return &statusError{Code: code, Description: desc}
+		return &statusError{Cmd: cmd, Code: code, Description: desc}
 	}
-	return fmt.Errorf("unexpected answer to %s: %s %s", cmd, res.Name, describeArgs(res.Arguments))
+	_, app, key := target(c.URL)
+	return fmt.Errorf("unexpected answer to %s: %s %s", cmd, res.Name, redactEcho(describeArgs(res.Arguments), key, app))
 }
 
 // readResult waits for the _result or _error of command id.
-func (c *publishClient) readResult(id int) (*message.CommandAMF0, error) {
+func (c *client) readResult(id int) (*message.CommandAMF0, error) {
 	return c.readCommand(func(cmd *message.CommandAMF0) bool {
 		return cmd.CommandID == id || cmd.CommandID == 0 && (cmd.Name == "_result" || cmd.Name == "_error")
 	})
 }
 
 // readStatus waits for the onStatus that answers command id.
-func (c *publishClient) readStatus(id int) (*message.CommandAMF0, error) {
+func (c *client) readStatus(id int) (*message.CommandAMF0, error) {
 	return c.readCommand(func(cmd *message.CommandAMF0) bool {
 		return cmd.CommandID == id || cmd.CommandID == 0 && cmd.Name == "onStatus"
 	})
 }
 
-func (c *publishClient) readCommand(match func(*message.CommandAMF0) bool) (*message.CommandAMF0, error) {
+func (c *client) readCommand(match func(*message.CommandAMF0) bool) (*message.CommandAMF0, error) {
 	for {
 		msg, err := c.Read()
 		if err != nil {
@@ -293,7 +417,7 @@ func (c *publishClient) readCommand(match func(*message.CommandAMF0) bool) (*mes
 // received. It skips messages whose body it cannot parse: message.Reader
 // fails only after it read the whole message, so the chunk stream stays in
 // step.
-func (c *publishClient) Read() (message.Message, error) {
+func (c *client) Read() (message.Message, error) {
 	for {
 		msg, err := c.r.Read()
 		if err != nil {
@@ -325,23 +449,23 @@ func unparsable(err error) bool {
 
 // Write writes a message. Reads and writes may run on two goroutines: the
 // reader's acknowledgements and ping answers share the lock.
-func (c *publishClient) Write(msg message.Message) error {
+func (c *client) Write(msg message.Message) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	return c.w.Write(msg)
 }
 
 // BytesReceived returns the number of bytes received.
-func (c *publishClient) BytesReceived() uint64 { return c.bc.Reader.Count() }
+func (c *client) BytesReceived() uint64 { return c.bc.Reader.Count() }
 
 // BytesSent returns the number of bytes sent.
-func (c *publishClient) BytesSent() uint64 { return c.bc.Writer.Count() }
+func (c *client) BytesSent() uint64 { return c.bc.Writer.Count() }
 
 // NetConn returns the underlying connection.
-func (c *publishClient) NetConn() net.Conn { return c.nconn }
+func (c *client) NetConn() net.Conn { return c.nconn }
 
 // Close closes the connection.
-func (c *publishClient) Close() { c.nconn.Close() }
+func (c *client) Close() { c.nconn.Close() }
 
 func arg(cmd *message.CommandAMF0, i int) any {
 	if i < len(cmd.Arguments) {

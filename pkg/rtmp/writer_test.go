@@ -1,0 +1,74 @@
+package rtmp
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortmplib/pkg/message"
+
+	"github.com/avcat/avcat/pkg/container/mux/muxtest"
+)
+
+// recordConn keeps what a Writer sends.
+type recordConn struct{ msgs []message.Message }
+
+func (c *recordConn) BytesReceived() uint64           { return 0 }
+func (c *recordConn) BytesSent() uint64               { return 0 }
+func (c *recordConn) Read() (message.Message, error)  { return nil, io.EOF }
+func (c *recordConn) Write(msg message.Message) error { c.msgs = append(c.msgs, msg); return nil }
+
+// TestWriterTimestampsNotNegative: with B-frames the first video DTS is
+// below the first PTS; RTMP timestamps are unsigned, so the stream is
+// shifted to start at 0 (as ffmpeg does) instead of wrapping to 2^32-80.
+func TestWriterTimestampsNotNegative(t *testing.T) {
+	for _, rtp := range []bool{false, true} {
+		desc, units := muxtest.Load(t, "h264_high_bframes_aac.mp4")
+		if rtp {
+			units = muxtest.AsRTP(t, units)
+		}
+		conn := &recordConn{}
+		w, _, err := NewWriter(conn, desc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range units {
+			if err := w.WriteUnit(u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var video, audio int
+		first := time.Duration(-1)
+		for _, m := range conn.msgs {
+			var dts time.Duration
+			switch m := m.(type) {
+			case *message.Video:
+				if m.Type != message.VideoTypeAU {
+					continue
+				}
+				video++
+				dts = m.DTS
+				if m.PTSDelta < 0 {
+					t.Fatalf("rtp=%v: video PTS below DTS (%v)", rtp, m.PTSDelta)
+				}
+			case *message.Audio:
+				if m.AACType != message.AudioAACTypeAU {
+					continue
+				}
+				audio++
+				dts = m.DTS
+			default:
+				continue
+			}
+			if dts < 0 || dts > time.Hour {
+				t.Fatalf("rtp=%v: RTMP timestamp %v (%d as sent)", rtp, dts, uint32(dts/time.Millisecond))
+			}
+			if first < 0 || dts < first {
+				first = dts
+			}
+		}
+		if video == 0 || audio == 0 || first != 0 {
+			t.Fatalf("rtp=%v: %d video, %d audio messages, first timestamp %v (want 0)", rtp, video, audio, first)
+		}
+	}
+}
