@@ -78,6 +78,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 			return nc, nil
 		},
 	}
+	guardClient(client)
 	if err := client.Initialize(dctx); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -303,6 +304,9 @@ func describeArgs(args []any) string {
 func classify(err error, hostPort string, timeout time.Duration, timedOut bool) error {
 	if _, ok := fault.KindOf(err); ok {
 		return err
+	}
+	if gf, ok := guardFault(err, hostPort); ok {
+		return gf
 	}
 	msg := err.Error()
 	var ne net.Error
