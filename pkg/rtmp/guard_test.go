@@ -135,7 +135,7 @@ func TestGuardRefuses(t *testing.T) {
 		{"chunk size 1", newChunkStream().setChunkSize(1).bytes(), "set chunk size 1 "},
 		{"chunk size 127", newChunkStream().setChunkSize(127).bytes(), "set chunk size 127 "},
 		{"chunk size 2^24", newChunkStream().setChunkSize(1 << 24).bytes(), "set chunk size 16777216 "},
-		{"nested AMF0 command", newChunkStream().setChunkSize(1 << 20).msg(3, 20, 0, nested).bytes(), "sent a 80019-byte AMF message of type 20 (limit 65536)"},
+		{"nested AMF0 command", newChunkStream().setChunkSize(1<<20).msg(3, 20, 0, nested).bytes(), "sent a 80019-byte AMF message of type 20 (limit 65536)"},
 		{"large AMF3 data", newChunkStream().msg(3, 15, 0, make([]byte, MaxCommandMessage+1)).bytes(), "AMF message of type 15"},
 		{"video over 10 MiB", newChunkStream().raw(3, 0, 0, 0, 0xA0, 0, 1, 9, 0, 0, 0, 0).bytes(), "sent a 10485761-byte message of type 9 (limit 10485760)"},
 		{"multi-byte chunk stream ID", newChunkStream().raw(0, 10).bytes(), "multi-byte chunk stream ID"},
