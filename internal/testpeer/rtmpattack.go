@@ -2,6 +2,12 @@ package testpeer
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -106,8 +112,37 @@ func rtmpServerHandshake(c net.Conn) error {
 // error that ended the send (nil if all of it was written).
 func RTMPAttackServer(t testing.TB, attack []byte) (*FakeServer, <-chan error) {
 	t.Helper()
+	return rtmpAttackServer(t, attack, nil)
+}
+
+// RTMPSAttackServer is RTMPAttackServer over TLS, with a self-signed
+// certificate for 127.0.0.1 (clients need --insecure).
+func RTMPSAttackServer(t testing.TB, attack []byte) (*FakeServer, <-chan error) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	return rtmpAttackServer(t, attack, cfg)
+}
+
+func rtmpAttackServer(t testing.TB, attack []byte, cfg *tls.Config) (*FakeServer, <-chan error) {
 	sent := make(chan error, 16)
 	s := startFakeServer(t, func(c net.Conn) {
+		if cfg != nil {
+			c = tls.Server(c, cfg)
+		}
 		_ = c.SetDeadline(time.Now().Add(60 * time.Second))
 		if err := rtmpServerHandshake(c); err != nil {
 			sent <- err
