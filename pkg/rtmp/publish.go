@@ -103,7 +103,7 @@ func (c *publishClient) connect(ctx context.Context) error {
 		}
 		nc = tls.Client(nc, cfg)
 	}
-	c.nconn = nc
+	c.nconn = NewGuard(nc, "server")
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
 	if err := c.setup(); err != nil {
