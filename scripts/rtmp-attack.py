@@ -8,8 +8,8 @@ Attacks (each about 8 MB after the handshake):
   nested-amf0   SetChunkSize 10485760, then an 8 MB connect of 2 000 000 nested objects
   chunk-size-0  SetChunkSize 0, a 1 MB video header, then 8 MB of 0xC3
   chunk-size-1  SetChunkSize 1, then a 4 MB video message one byte per chunk
-  partial-flood (serve only) 61 unfinished 10 MiB messages at chunk size 128,
-                interleaved, up to 14 MiB: every message within its limit
+  partial-flood 61 unfinished 10 MiB messages at chunk size 128, interleaved,
+                up to 14 MiB: every message within its limit
 Loopback only. Prints one line per attack and exits 1 if a bound is broken.
 """
 import os
@@ -39,8 +39,6 @@ def attack(name):
         size = 4 << 20
         return set_chunk_size(1) + chunk0(3, size, 9) + b"\x17" + b"\xc3\x01" * (size - 1)
     if name == "partial-flood":
-        # within every per-message limit: 61 unfinished 10 MiB video
-        # messages at chunk size 128, round robin, until serve's bound.
         out = [chunk0(cs, 10 << 20, 9) + bytes(128) for cs in range(3, 64)]
         for _ in range((14 << 20) // (61 * 128)):
             out += [bytes([0xC0 | cs]) + bytes(128) for cs in range(3, 64)]
@@ -48,8 +46,7 @@ def attack(name):
     raise ValueError(name)
 
 
-ATTACKS = ["nested-amf0", "chunk-size-0", "chunk-size-1"]
-SERVE_ATTACKS = ATTACKS + ["partial-flood"]
+ATTACKS = ["nested-amf0", "chunk-size-0", "chunk-size-1", "partial-flood"]
 
 
 def recv_exact(s, n):
@@ -126,7 +123,7 @@ def serve(avcat, names):
     ok = True
     try:
         wait_port(rtmp, proc)
-        for name in names or SERVE_ATTACKS:
+        for name in names or ATTACKS:
             payload = attack(name)
             base = rss_kb(proc.pid)
             peak = [base]
@@ -210,7 +207,7 @@ def pull(avcat, names):
 
 
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("serve", "pull") or not set(sys.argv[3:]) <= set(SERVE_ATTACKS):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("serve", "pull") or not set(sys.argv[3:]) <= set(ATTACKS):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     run = serve if sys.argv[1] == "serve" else pull

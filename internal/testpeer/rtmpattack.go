@@ -28,10 +28,13 @@ const (
 	// AttackChunkSize1: SetChunkSize 1, then a 4 MB video message sent
 	// one byte per chunk.
 	AttackChunkSize1 = "chunk-size-1"
+	// AttackPartialFlood: 61 unfinished 10 MiB video messages at chunk
+	// size 128, interleaved, 14 MiB in all: each message within its limit.
+	AttackPartialFlood = "partial-flood"
 )
 
 // RTMPAttacks lists the attack names.
-var RTMPAttacks = []string{AttackNestedAMF0, AttackChunkSize0, AttackChunkSize1}
+var RTMPAttacks = []string{AttackNestedAMF0, AttackChunkSize0, AttackChunkSize1, AttackPartialFlood}
 
 // rtmpChunk0 is a type-0 chunk header on chunk stream csid.
 func rtmpChunk0(csid byte, bodyLen int, typ byte) []byte {
@@ -66,6 +69,17 @@ func RTMPAttack(name string) []byte {
 		b.Write(rtmpChunk0(3, size, 9))
 		b.WriteByte(0x17)
 		b.Write(bytes.Repeat([]byte{0xC3, 0x01}, size-1))
+	case AttackPartialFlood:
+		for cs := byte(3); cs < 64; cs++ {
+			b.Write(rtmpChunk0(cs, 10<<20, 9))
+			b.Write(make([]byte, 128))
+		}
+		for i := 0; i < (14<<20)/(61*128); i++ {
+			for cs := byte(3); cs < 64; cs++ {
+				b.WriteByte(0xC0 | cs)
+				b.Write(make([]byte, 128))
+			}
+		}
 	default:
 		panic("testpeer: unknown RTMP attack " + name)
 	}

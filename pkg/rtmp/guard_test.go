@@ -218,9 +218,10 @@ func TestGuardReadAllocs(t *testing.T) {
 // TestGuardAttacks: the attacks of issue 14 stop at their first chunks.
 func TestGuardAttacks(t *testing.T) {
 	want := map[string]string{
-		testpeer.AttackNestedAMF0: "sent a 8000019-byte AMF message of type 20",
-		testpeer.AttackChunkSize0: "set chunk size 0",
-		testpeer.AttackChunkSize1: "set chunk size 1 ",
+		testpeer.AttackNestedAMF0:   "sent a 8000019-byte AMF message of type 20",
+		testpeer.AttackChunkSize0:   "set chunk size 0",
+		testpeer.AttackChunkSize1:   "set chunk size 1 ",
+		testpeer.AttackPartialFlood: "left more than 12582912 bytes",
 	}
 	for _, name := range testpeer.RTMPAttacks {
 		_, msgs, err := guardRead(testpeer.RTMPAttack(name), 4096)

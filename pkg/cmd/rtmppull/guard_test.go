@@ -17,9 +17,10 @@ import (
 
 func TestRTMPPullHostileServer(t *testing.T) {
 	want := map[string]string{
-		testpeer.AttackNestedAMF0: "RTMP server sent a 8000019-byte AMF message of type 20 (limit 65536)",
-		testpeer.AttackChunkSize0: "RTMP server set chunk size 0 (allowed 128 to 16777215)",
-		testpeer.AttackChunkSize1: "RTMP server set chunk size 1 (allowed 128 to 16777215)",
+		testpeer.AttackNestedAMF0:   "RTMP server sent a 8000019-byte AMF message of type 20 (limit 65536)",
+		testpeer.AttackChunkSize0:   "RTMP server set chunk size 0 (allowed 128 to 16777215)",
+		testpeer.AttackChunkSize1:   "RTMP server set chunk size 1 (allowed 128 to 16777215)",
+		testpeer.AttackPartialFlood: "RTMP server left more than 12582912 bytes of messages unfinished",
 	}
 	for _, name := range testpeer.RTMPAttacks {
 		t.Run(name, func(t *testing.T) {
