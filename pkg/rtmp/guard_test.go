@@ -3,6 +3,7 @@ package rtmp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -310,5 +311,33 @@ func TestAMF0DeepestCommand(t *testing.T) {
 	var ge *GuardError
 	if errors.As(err, &ge) || len(msgs) != 1 || err == nil || err.Error() != "buffer is too short" {
 		t.Fatalf("got %d messages, err %v", len(msgs), err)
+	}
+}
+
+// BenchmarkGuard is the guard's cost per byte of media, at serve's
+// chunk size and at the smallest one allowed.
+func BenchmarkGuard(b *testing.B) {
+	for _, cs := range []uint32{65536, 128} {
+		s := newChunkStream().setChunkSize(cs)
+		for i := 0; i < 8; i++ {
+			s.msg(6, 9, time.Duration(i)*40*time.Millisecond, make([]byte, 1<<20))
+		}
+		stream := append(handshakeBytes(), s.bytes()...)
+		b.Run(fmt.Sprintf("chunk%d", cs), func(b *testing.B) {
+			rd := bytes.NewReader(stream)
+			g := NewGuard(&readerConn{r: rd}, "client")
+			buf := make([]byte, 32<<10)
+			b.SetBytes(int64(len(stream)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				rd.Reset(stream)
+				*g = Guard{Conn: g.Conn, peer: "client", handshake: handshakeLen, chunkSize: 128}
+				for {
+					if _, err := g.Read(buf); err != nil {
+						break
+					}
+				}
+			}
+		})
 	}
 }
