@@ -101,23 +101,31 @@ func guardRead(stream []byte, perRead int) (*Guard, []message.Message, error) {
 }
 
 func TestGuardPassesValidStreams(t *testing.T) {
-	video := bytes.Repeat([]byte{0x17, 1, 0, 0, 0}, 200_000) // 1 MB
-	video9 := append([]byte{0x17, 1, 0, 0, 0}, make([]byte, MaxMediaMessage-5)...)
-	s := newChunkStream().
-		msg(3, 20, 0, command("connect", amf0.Object{{Key: "app", Value: "live"}})).
-		msg(6, 9, 0, video). // at the default chunk size, 7813 chunks
-		setChunkSize(65536).
-		msg(6, 9, 40*time.Millisecond, video).
-		msg(4, 8, 0xFFFFFF*time.Millisecond, bytes.Repeat([]byte{0xAF, 1}, 40_000)). // extended timestamps
-		msg(4, 8, (0xFFFFFF+23)*time.Millisecond, bytes.Repeat([]byte{0xAF, 1}, 40_000)).
-		setChunkSize(MaxMediaMessage).
-		msg(6, 9, 80*time.Millisecond, video9).
-		setChunkSize(128).
-		msg(3, 18, 0, bytes.Repeat([]byte{5}, MaxCommandMessage)) // the largest data message (not valid AMF)
-	for _, perRead := range []int{1, 7, 4096, 0} {
-		g, msgs, err := guardRead(s.bytes(), perRead)
+	stream := func(video []byte, big int) []byte {
+		big9 := append([]byte{0x17, 1, 0, 0, 0}, make([]byte, big-5)...)
+		return newChunkStream().
+			msg(3, 20, 0, command("connect", amf0.Object{{Key: "app", Value: "live"}})).
+			msg(6, 9, 0, video). // many chunks at the default chunk size
+			setChunkSize(65536).
+			msg(6, 9, 40*time.Millisecond, video).
+			msg(4, 8, 0xFFFFFF*time.Millisecond, bytes.Repeat([]byte{0xAF, 1}, 40_000)). // extended timestamps
+			msg(4, 8, (0xFFFFFF+23)*time.Millisecond, bytes.Repeat([]byte{0xAF, 1}, 40_000)).
+			setChunkSize(MaxMediaMessage).
+			msg(6, 9, 80*time.Millisecond, big9).
+			setChunkSize(128).
+			msg(3, 18, 0, bytes.Repeat([]byte{5}, MaxCommandMessage)). // the largest data message (not valid AMF)
+			bytes()
+	}
+	// Byte by byte on a small stream; the largest message in big reads.
+	small := stream(bytes.Repeat([]byte{0x17, 1, 0, 0, 0}, 4000), 300_000)
+	large := stream(bytes.Repeat([]byte{0x17, 1, 0, 0, 0}, 200_000), MaxMediaMessage)
+	for _, c := range []struct {
+		stream  []byte
+		perRead int
+	}{{small, 1}, {small, 7}, {large, 4096}, {large, 0}} {
+		g, msgs, err := guardRead(c.stream, c.perRead)
 		if !errors.Is(err, io.EOF) || len(msgs) != 10 {
-			t.Fatalf("%d bytes per read: got %d messages, err %v (guard: %v)", perRead, len(msgs), err, g.Err())
+			t.Fatalf("%d bytes per read: got %d messages, err %v (guard: %v)", c.perRead, len(msgs), err, g.Err())
 		}
 		if g.partial != 0 || g.chunkSize != 128 {
 			t.Errorf("guard state after the stream: partial %d, chunk size %d", g.partial, g.chunkSize)
