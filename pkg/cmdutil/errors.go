@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/rtmp"
 )
 
 // FlagError is a usage error: bad flags or arguments.
@@ -47,6 +48,10 @@ func Classify(err error) fault.Kind {
 	}
 	if k, ok := fault.KindOf(err); ok {
 		return k
+	}
+	var guardErr *rtmp.GuardError
+	if errors.As(err, &guardErr) {
+		return fault.Network // the peer does not speak RTMP within limits
 	}
 	var badStatus liberrors.ErrClientBadStatusCode
 	if errors.As(err, &badStatus) {

@@ -134,7 +134,7 @@ func (c *client) connect(ctx context.Context) error {
 		}
 		nc = tls.Client(nc, cfg)
 	}
-	c.nconn = nc
+	c.nconn = NewGuard(nc, "server")
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
 	if err := c.setup(ctx); err != nil {

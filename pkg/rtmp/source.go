@@ -90,6 +90,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 			s.Logger.Debugf("no answer to connect within %s: retrying without the enhanced-RTMP fields (fourCcList)", s.Timeout/2)
 		},
 	}
+	guardClient(client)
 	if err := client.Initialize(dctx); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -319,6 +320,9 @@ func describeArgs(args []any) string {
 func classify(err error, hostPort string, timeout time.Duration, timedOut bool) error {
 	if _, ok := fault.KindOf(err); ok {
 		return err
+	}
+	if gf, ok := guardFault(err, hostPort); ok {
+		return gf
 	}
 	msg := err.Error()
 	var ne net.Error

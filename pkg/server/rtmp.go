@@ -85,7 +85,7 @@ func onStatusError(sc *gortmplib.ServerConn, code, desc string) {
 func (c *rtmpConn) run() error {
 	s := c.s
 	_ = c.nc.SetDeadline(time.Now().Add(s.ReadTimeout))
-	sc := &gortmplib.ServerConn{RW: c.nc}
+	sc := &gortmplib.ServerConn{RW: rtmp.NewGuard(c.nc, "client")}
 	if err := sc.Initialize(); err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}

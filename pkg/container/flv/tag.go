@@ -22,9 +22,10 @@ const (
 	// maxTagBody is the largest tag body decoded; gortmplib refuses bigger
 	// messages. Bigger tags are skipped.
 	maxTagBody = 10 << 20
-	// maxScriptTag bounds the script tags decoded: onMetaData is small,
-	// and gortmplib's AMF0 decoder recurses once per nesting level.
-	maxScriptTag = 64 << 10
+	// MaxScriptTag bounds the script tags decoded (and RTMP's AMF command
+	// and data messages): onMetaData is small, and gortmplib's AMF0
+	// decoder recurses once per nesting level.
+	MaxScriptTag = 64 << 10
 )
 
 // tag is one FLV tag. body is only valid until the next read.
@@ -62,7 +63,7 @@ func (r *tagReader) next() (*tag, error) {
 	}
 	size := int64(h[1])<<16 | int64(h[2])<<8 | int64(h[3])
 	r.body.Reset()
-	skip := t.encrypted || size > maxTagBody || (t.typ == tagScript && size > maxScriptTag) ||
+	skip := t.encrypted || size > maxTagBody || (t.typ == tagScript && size > MaxScriptTag) ||
 		(t.typ != tagAudio && t.typ != tagVideo && t.typ != tagScript)
 	if skip {
 		m, err := r.br.Discard(int(size))
