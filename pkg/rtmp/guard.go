@@ -1,13 +1,9 @@
 package rtmp
 
 import (
-	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
-
-	"github.com/bluenviron/gortmplib"
 
 	"github.com/avcat/avcat/pkg/container/flv"
 	"github.com/avcat/avcat/pkg/fault"
@@ -313,40 +309,6 @@ func (g *Guard) endChunk() error {
 		}
 	}
 	return nil
-}
-
-// guardClient makes c read through a Guard: on the TCP connection for
-// rtmp://, and on the TLS connection for rtmps:// (gortmplib would
-// otherwise put TLS above DialContext's connection).
-func guardClient(c *gortmplib.Client) {
-	dial := c.DialContext
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
-	c.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nc, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return NewGuard(nc, "server"), nil
-	}
-	if c.URL.Scheme != "rtmps" || c.DialTLSContext != nil {
-		return
-	}
-	c.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nc, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		cfg := &tls.Config{}
-		if c.TLSConfig != nil {
-			cfg = c.TLSConfig.Clone()
-		}
-		if cfg.ServerName == "" {
-			cfg.ServerName, _, _ = net.SplitHostPort(addr)
-		}
-		return NewGuard(tls.Client(nc, cfg), "server"), nil
-	}
 }
 
 // guardFault is the one-line network fault for a *GuardError in err.

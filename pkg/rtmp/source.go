@@ -90,7 +90,6 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 			s.Logger.Debugf("no answer to connect within %s: retrying without the enhanced-RTMP fields (fourCcList)", s.Timeout/2)
 		},
 	}
-	guardClient(client)
 	if err := client.Initialize(dctx); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
