@@ -23,15 +23,33 @@ const bufSize = 64 << 10
 // later call, classified as fault.Runtime ("write NAME: CAUSE").
 type Output struct {
 	name string
-	file *os.File
+	file File
 	bw   *bufio.Writer
 	n    int64
 	err  error
 }
 
+// File is the file an Output owns: an *os.File, or a stand-in (tests use
+// one that fails like a full disk).
+type File interface {
+	io.Writer
+	io.WriterAt
+	Truncate(size int64) error
+	Close() error
+}
+
+// CreateFunc creates a file; nil means os.Create.
+type CreateFunc func(path string) (File, error)
+
 // Create creates the file at path (truncating it), buffered.
-func Create(path string) (*Output, error) {
-	f, err := os.Create(path)
+func Create(path string) (*Output, error) { return CreateWith(path, nil) }
+
+// CreateWith is Create with the file made by create (nil: os.Create).
+func CreateWith(path string, create CreateFunc) (*Output, error) {
+	if create == nil {
+		create = func(p string) (File, error) { return os.Create(p) }
+	}
+	f, err := create(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fault.New(fault.Runtime, "cannot create %s: no such directory", path)
@@ -68,7 +86,7 @@ func Open(path string, w io.Writer) (*Output, error) {
 func (o *Output) Name() string { return o.name }
 
 // File is the file Create made, or nil.
-func (o *Output) File() *os.File { return o.file }
+func (o *Output) File() File { return o.file }
 
 // Offset is the number of bytes written so far (buffered included).
 func (o *Output) Offset() int64 { return o.n }
