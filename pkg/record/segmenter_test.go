@@ -3,6 +3,8 @@ package record
 import (
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,7 +73,7 @@ func TestSegmenterSplitsOnKeyframes(t *testing.T) {
 			t.Errorf("file %d: %d units (want %d), starts with keyframe %v, closed %v", i, s.units, want[i], s.first.Key, s.closed)
 		}
 	}
-	names := []string{"seg.mp4", "seg-1.mp4", "seg-2.mp4", "seg-3.mp4"}
+	names := []string{"seg.mp4", "seg_00001.mp4", "seg_00002.mp4", "seg_00003.mp4"}
 	for i, n := range names {
 		if finished[i] != filepath.Join(dir, "cam/2026", n) {
 			t.Errorf("file %d is %s, want .../%s (never overwrite)", i, finished[i], n)
@@ -87,5 +89,82 @@ func TestSegmenterUnwritable(t *testing.T) {
 	seg := &Segmenter{Template: filepath.Join(dir, "file", "x.mp4"), New: func(p string) (engine.Sink, error) { return &fileSink{path: p}, nil }}
 	if err := seg.Open(&description.Session{}); err == nil {
 		t.Fatal("a path under a regular file must fail")
+	}
+}
+
+// TestSegmenterNamesSortInTimeOrder: the files of a recording, and of the
+// recordings before it in the same place, sort (byte order) in the order
+// they were written; a segmented template without time directives
+// numbers every file, so they sort under any collation too.
+func TestSegmenterNamesSortInTimeOrder(t *testing.T) {
+	v := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
+	desc := &description.Session{Medias: []*description.Media{{Type: description.MediaTypeVideo, Formats: []format.Format{v}}}}
+	record := func(t *testing.T, tmpl string, seg time.Duration, seconds int) []string {
+		t.Helper()
+		var files []string
+		s := &Segmenter{
+			Template: tmpl, Segment: seg,
+			Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
+			New: func(p string) (engine.Sink, error) {
+				files = append(files, filepath.Base(p))
+				return &fileSink{path: p}, nil
+			},
+		}
+		if err := s.Open(desc); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < seconds*25; i++ {
+			u := &media.Unit{Format: v, PTS: int64(i * 3600), DTS: int64(i * 3600), Payload: [][]byte{{5}}, Key: i%25 == 0}
+			if err := s.Write(u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	for _, c := range []struct {
+		name string
+		tmpl string
+		seg  time.Duration
+		runs [][]string // files written by each run, in order
+	}{
+		{"numbered", "x.ts", time.Second, [][]string{
+			{"x_00000.ts", "x_00001.ts", "x_00002.ts"},
+			{"x_00003.ts", "x_00004.ts", "x_00005.ts"},
+		}},
+		{"collisions", "%Y/x.ts", time.Second, [][]string{
+			{"x.ts", "x_00001.ts", "x_00002.ts"},
+			{"x_00003.ts", "x_00004.ts", "x_00005.ts"},
+		}},
+		{"one file per run", "x.ts", 0, [][]string{{"x.ts"}, {"x_00001.ts"}, {"x_00002.ts"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var all []string
+			for i, want := range c.runs {
+				got := record(t, filepath.Join(dir, c.tmpl), c.seg, len(want))
+				if strings.Join(got, " ") != strings.Join(want, " ") {
+					t.Errorf("run %d wrote %v, want %v", i+1, got, want)
+				}
+				all = append(all, got...)
+			}
+			sorted := append([]string(nil), all...)
+			sort.Strings(sorted)
+			if strings.Join(sorted, " ") != strings.Join(all, " ") {
+				t.Errorf("names sort as %v, written %v", sorted, all)
+			}
+		})
+	}
+	// A gap (a file deleted) is not reused: the next name still sorts last.
+	dir := t.TempDir()
+	for _, n := range []string{"x_00000.ts", "x_00007.ts"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := uniquePath(filepath.Join(dir, "x.ts"), true); filepath.Base(got) != "x_00008.ts" {
+		t.Errorf("next name %s, want x_00008.ts", got)
 	}
 }
