@@ -1,6 +1,9 @@
 package record
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,6 +14,11 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 
+	"github.com/avcat/avcat/internal/testpeer"
+	"github.com/avcat/avcat/pkg/container/mp4"
+	"github.com/avcat/avcat/pkg/container/mp4w"
+	"github.com/avcat/avcat/pkg/container/mpegts"
+	"github.com/avcat/avcat/pkg/container/mux/muxtest"
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/media"
 )
@@ -167,4 +175,85 @@ func TestSegmenterNamesSortInTimeOrder(t *testing.T) {
 	if got := uniquePath(filepath.Join(dir, "x.ts"), true); filepath.Base(got) != "x_00008.ts" {
 		t.Errorf("next name %s, want x_00008.ts", got)
 	}
+}
+
+// TestSegmenterDiskFull records the H.264+AAC clip in 1 s segments, with
+// the real file sinks, onto a disk that fills up midway: the error names
+// the full disk and what became of the last file, and every file left is
+// readable by ffprobe (and, for MP4, by the project's demuxer).
+func TestSegmenterDiskFull(t *testing.T) {
+	testpeer.Require(t, testpeer.PeerFFprobe)
+	desc, units := muxtest.Cases[0].Units(t)
+	for _, c := range []struct {
+		name, ext string
+		new       func(p string, d *muxtest.Disk) engine.Sink
+	}{
+		{"mp4", ".mp4", func(p string, d *muxtest.Disk) engine.Sink { return &mp4w.MP4Sink{Path: p, Create: d.Create} }},
+		{"fmp4", ".mp4", func(p string, d *muxtest.Disk) engine.Sink { return &mp4w.FMP4Sink{Path: p, Create: d.Create} }},
+		{"ts", ".ts", func(p string, d *muxtest.Disk) engine.Sink { return &mpegts.Sink{Path: p, Create: d.Create} }},
+	} {
+		for _, limit := range []int64{70 << 10, 100 << 10} {
+			t.Run(fmt.Sprintf("%s/%dK", c.name, limit>>10), func(t *testing.T) {
+				dir := t.TempDir()
+				d := &muxtest.Disk{Limit: limit}
+				seg := &Segmenter{
+					Template: filepath.Join(dir, "a"+c.ext), Segment: time.Second,
+					New: func(p string) (engine.Sink, error) { return c.new(p, d), nil },
+				}
+				if err := seg.Open(desc); err != nil {
+					t.Fatal(err)
+				}
+				var err error
+				for _, u := range units {
+					if err = seg.Write(u); err != nil {
+						break
+					}
+				}
+				err = errors.Join(err, seg.Close())
+				if !muxtest.IsNoSpace(err) {
+					t.Fatalf("error %v, want no space left on device", err)
+				}
+				if !strings.Contains(err.Error(), "; kept ") && !strings.Contains(err.Error(), "; finalized ") &&
+					!strings.Contains(err.Error(), "; removed ") {
+					t.Errorf("the error does not say what became of the last file: %v", err)
+				}
+				entries, _ := os.ReadDir(dir)
+				if len(entries) == 0 {
+					t.Fatal("no file left")
+				}
+				for _, e := range entries {
+					p := filepath.Join(dir, e.Name())
+					r, perr := testpeer.FFprobe(testpeer.FFprobeTimeout, "-count_frames", p)
+					if perr != nil || r.Video() == nil || r.Video().NbReadFrames == 0 {
+						t.Errorf("%s: ffprobe: %v", e.Name(), perr)
+						continue
+					}
+					if c.name == "mp4" {
+						if b, _ := os.ReadFile(p); !bytes.Contains(b, []byte("moof")) {
+							if n := demux(t, p); n == 0 {
+								t.Errorf("%s: our demuxer read no unit", e.Name())
+							}
+						}
+					}
+					t.Logf("%s: %d video frames", e.Name(), r.Video().NbReadFrames)
+				}
+				t.Logf("%v", err)
+			})
+		}
+	}
+}
+
+// demux counts the units the project's MP4 demuxer reads from path.
+func demux(t *testing.T, path string) int {
+	t.Helper()
+	src := &mp4.Source{Path: path}
+	defer src.Close()
+	if _, err := src.Open(t.Context()); err != nil {
+		t.Fatalf("%s: %v", filepath.Base(path), err)
+	}
+	n := 0
+	if err := src.Run(t.Context(), func(*media.Unit) { n++ }); err != nil {
+		t.Fatalf("%s: %v", filepath.Base(path), err)
+	}
+	return n
 }

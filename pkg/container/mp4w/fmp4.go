@@ -97,14 +97,8 @@ func (s *FMP4Sink) Skipped() []string { return s.f.skipped }
 // are skipped, and none left is a fault.Unsupported.
 func (s *FMP4Sink) Open(desc *description.Session) error {
 	s.f.label = "fMP4"
-	var out *mux.Output
 	return s.f.open(desc, func() (*mux.Output, error) {
-		var err error
-		if s.W == nil && s.Path != "" {
-			out, err = mux.CreateWith(s.Path, s.Create)
-		} else {
-			out, err = mux.Open(s.Path, s.W)
-		}
+		out, err := mux.OpenWith(s.Path, s.W, s.Create)
 		if err == nil && s.W == nil {
 			s.f.path = s.Path
 		}
@@ -378,7 +372,7 @@ func (c *fragmenter) duration() float64 {
 // It returns "" when the output is not a file.
 func (c *fragmenter) salvage() string {
 	f := c.out.File()
-	if f == nil || c.path == "" {
+	if !c.out.Regular() || c.path == "" {
 		return ""
 	}
 	if c.done == 0 {

@@ -226,7 +226,7 @@ func (s *MP4Sink) finalize() error {
 func (s *MP4Sink) salvage() string {
 	c := &s.f
 	did := c.salvage()
-	if c.done == 0 || c.out.File() == nil || !strings.HasPrefix(did, "kept ") {
+	if c.done == 0 || !c.out.Regular() || !strings.HasPrefix(did, "kept ") {
 		return did
 	}
 	if err := s.finalize(); err != nil {

@@ -27,6 +27,10 @@ type Output struct {
 	bw   *bufio.Writer
 	n    int64
 	err  error
+	// flushed is the offset after the last successful Flush: the sinks
+	// flush between units, so the file is whole up to there.
+	flushed int64
+	regular bool // file is a regular file (not /dev/full, a FIFO...)
 }
 
 // File is the file an Output owns: an *os.File, or a stand-in (tests use
@@ -56,8 +60,17 @@ func CreateWith(path string, create CreateFunc) (*Output, error) {
 		}
 		return nil, fault.New(fault.Runtime, "cannot create %s: %w", path, unwrap(err))
 	}
-	return &Output{name: path, file: f, bw: bufio.NewWriterSize(f, bufSize)}, nil
+	regular := true
+	if osf, ok := f.(*os.File); ok {
+		st, err := osf.Stat()
+		regular = err == nil && st.Mode().IsRegular()
+	}
+	return &Output{name: path, file: f, bw: bufio.NewWriterSize(f, bufSize), regular: regular}, nil
 }
+
+// Regular reports whether the output is a regular file that Create made:
+// only such a file may be cut back or removed after a write error.
+func (o *Output) Regular() bool { return o.file != nil && o.regular }
 
 // NewOutput buffers writes to w; name is used in messages.
 func NewOutput(w io.Writer, name string) *Output {
@@ -65,9 +78,12 @@ func NewOutput(w io.Writer, name string) *Output {
 }
 
 // Open is Create(path) when path is set, else NewOutput(w).
-func Open(path string, w io.Writer) (*Output, error) {
+func Open(path string, w io.Writer) (*Output, error) { return OpenWith(path, w, nil) }
+
+// OpenWith is Open with the file made by create (nil: os.Create).
+func OpenWith(path string, w io.Writer, create CreateFunc) (*Output, error) {
 	if path != "" && w == nil {
-		return Create(path)
+		return CreateWith(path, create)
 	}
 	if w == nil {
 		return nil, fault.New(fault.Usage, "no output: set a path or a writer")
@@ -115,6 +131,7 @@ func (o *Output) Flush() error {
 	if err := o.bw.Flush(); err != nil {
 		return o.Fail(err)
 	}
+	o.flushed = o.n
 	return nil
 }
 
@@ -140,6 +157,33 @@ func (o *Output) Close() error {
 		o.file = nil
 	}
 	return o.err
+}
+
+// CloseSalvaged is Close for a stream format (MPEG-TS, FLV...) that is
+// readable up to any flush: after a write error it cuts the file back to
+// its last successful flush, or removes it when nothing was flushed, and
+// adds what it did to the error.
+func (o *Output) CloseSalvaged() error {
+	if o.err == nil {
+		o.Flush() //nolint:errcheck // kept in o.err
+	}
+	if o.err == nil || !o.Regular() {
+		return o.Close()
+	}
+	err := o.err
+	if o.flushed == 0 {
+		o.Close() //nolint:errcheck // err is the first error
+		if rerr := os.Remove(o.name); rerr != nil {
+			return fault.New(fault.Runtime, "%w; could not remove the unfinished %s: %v", err, o.name, unwrap(rerr))
+		}
+		return fault.New(fault.Runtime, "%w; removed %s: nothing was complete", err, o.name)
+	}
+	terr := o.file.Truncate(o.flushed)
+	o.Close() //nolint:errcheck // err is the first error
+	if terr != nil {
+		return fault.New(fault.Runtime, "%w; could not cut %s back to its last flush: %v", err, o.name, unwrap(terr))
+	}
+	return fault.New(fault.Runtime, "%w; kept %s up to its last flush (%d bytes)", err, o.name, o.flushed)
 }
 
 // WriteError classifies a write failure: fault.Runtime, "write NAME:
