@@ -90,8 +90,8 @@ func readFragmented(t *testing.T, path string) (map[int]int, map[int]float64) {
 // TestMP4Kill9 records the H.264+AAC clip in real time to the hybrid MP4
 // in a child process (this test binary, run again) and kills it with
 // SIGKILL 2.5 s in: the file is a valid fragmented MP4 (read by
-// mediacommon's fMP4 reader and by ffprobe) that holds everything fed
-// up to at most about a second before the kill.
+// mediacommon's fMP4 reader, the project's demuxer and ffprobe) that
+// holds everything fed up to at most about a second before the kill.
 func TestMP4Kill9(t *testing.T) {
 	if out := os.Getenv("AVCAT_MP4W_KILL9_CHILD"); out != "" {
 		kill9Child(t, out)
@@ -133,6 +133,10 @@ func TestMP4Kill9(t *testing.T) {
 	}
 	if n[2] == 0 {
 		t.Error("no audio samples")
+	}
+	// the project's demuxer reads the fragments too
+	if got := readBack(t, out); got != n[1]+n[2] {
+		t.Errorf("our demuxer read %d units, want %d", got, n[1]+n[2])
 	}
 	if _, err := exec.LookPath("ffprobe"); err == nil {
 		r := muxtest.Probe(t, out)
@@ -231,6 +235,8 @@ func TestMP4DiskFull(t *testing.T) {
 			case "fmp4":
 				if n, _ := readFragmented(t, out); n[1] == 0 || n[2] == 0 {
 					t.Errorf("samples per track %v", n)
+				} else if got := readBack(t, out); got != n[1]+n[2] {
+					t.Errorf("our demuxer read %d units, want %d", got, n[1]+n[2])
 				}
 			}
 			r := muxtest.Probe(t, out)
