@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -180,6 +181,32 @@ func TestSessionSinkErrorStops(t *testing.T) {
 	}
 	if !sink.closed.Load() || !other.closed.Load() {
 		t.Fatal("sinks not closed after a sink error")
+	}
+}
+
+// salvageSink fails a write, then its Close repeats that error with what
+// it did to the file.
+type salvageSink struct{ recordSink }
+
+var errFull = errors.New("write x.mp4: no space left on device")
+
+func (s *salvageSink) Write(*media.Unit) error { return errFull }
+func (s *salvageSink) Close() error {
+	return fmt.Errorf("%w; kept x.mp4 up to its last complete fragment", errFull)
+}
+
+// TestSessionSinkErrorSaidOnce: a Close error that repeats the write
+// error (and says what became of the file) replaces it, so the message
+// names the cause once.
+func TestSessionSinkErrorSaidOnce(t *testing.T) {
+	desc, f := testDesc()
+	s := &Session{Source: &fakeSource{desc: desc, units: units(f, 3), hold: true}, Sinks: []Sink{&salvageSink{}}}
+	err := s.Run(context.Background())
+	if want := "write x.mp4: no space left on device; kept x.mp4 up to its last complete fragment"; err == nil || err.Error() != want {
+		t.Fatalf("error %q, want %q", err, want)
+	}
+	if !errors.Is(err, errFull) {
+		t.Error("the write error is not in the chain")
 	}
 }
 

@@ -290,6 +290,12 @@ func (s *Session) Run(ctx context.Context) error {
 	for _, q := range s.queues {
 		<-q.done
 		if err := q.sink.Close(); err != nil {
+			if runErr != nil && errors.Is(err, runErr) {
+				// Close repeats the write error and says what became of
+				// the output (cut back, finalized, removed): say it once.
+				errs[0] = err
+				continue
+			}
 			errs = append(errs, fmt.Errorf("finalize output: %w", err))
 		}
 	}

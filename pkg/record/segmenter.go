@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,11 @@ import (
 // template, starting a new file at the first keyframe after each segment
 // boundary. Every file starts with a keyframe and is finalized when the
 // next one starts or when the segmenter closes.
+//
+// Names never overwrite and sort in time order: a segmented template
+// without time directives numbers every file (x_00000.ts, x_00001.ts...,
+// as ffmpeg's segment muxer does with x%05d.ts), and a name already taken
+// gets the next number after the highest in use (x.ts, then x_00001.ts).
 type Segmenter struct {
 	// Template is a strftime-style path, e.g. cam1/%Y-%m-%d/%H-%M-%S.mp4.
 	Template string
@@ -73,20 +79,57 @@ func (s *Segmenter) Open(desc *description.Session) error {
 	return s.openNext()
 }
 
-// uniquePath never returns a path that exists: it adds -1, -2... before
-// the extension.
-func uniquePath(p string) string {
-	if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+// SeqDigits is the width of the sequence numbers in file names.
+const SeqDigits = 5
+
+// uniquePath never returns a path that exists. A taken name gets
+// _00001, _00002... before the extension, one more than the highest
+// number in use, so that names sort in time order (byte order: '_' sorts
+// after the '.' of the unnumbered name). With always set every name gets
+// a number, from _00000, so that they sort under any collation.
+func uniquePath(p string, always bool) string {
+	if _, err := os.Lstat(p); !always && errors.Is(err, fs.ErrNotExist) {
 		return p
 	}
 	ext := filepath.Ext(p)
 	base := strings.TrimSuffix(p, ext)
-	for i := 1; ; i++ {
-		c := fmt.Sprintf("%s-%d%s", base, i, ext)
+	n := 1
+	if always {
+		n = 0
+	}
+	if m, ok := highestSeq(base, ext); ok {
+		n = max(n, m+1)
+	}
+	for ; ; n++ {
+		c := fmt.Sprintf("%s_%0*d%s", base, SeqDigits, n, ext)
 		if _, err := os.Lstat(c); errors.Is(err, fs.ErrNotExist) {
 			return c
 		}
 	}
+}
+
+// highestSeq is the highest N of the files named base_N.ext.
+func highestSeq(base, ext string) (int, bool) {
+	entries, err := os.ReadDir(filepath.Dir(base))
+	if err != nil {
+		return 0, false
+	}
+	prefix := filepath.Base(base) + "_"
+	high, found := 0, false
+	for _, e := range entries {
+		num, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		num, ok = strings.CutSuffix(num, ext)
+		if !ok || num == "" || strings.Trim(num, "0123456789") != "" {
+			continue
+		}
+		if n, err := strconv.Atoi(num); err == nil && (!found || n > high) {
+			high, found = n, true
+		}
+	}
+	return high, found
 }
 
 func (s *Segmenter) openNext() error {
@@ -99,7 +142,7 @@ func (s *Segmenter) openNext() error {
 			return fault.New(fault.Runtime, "cannot create directory for %s: %v", name, unwrapPath(err))
 		}
 	}
-	name = uniquePath(name)
+	name = uniquePath(name, (s.Segment > 0 || s.MaxSize > 0) && !HasTimeDirective(s.Template))
 	sink, err := s.New(name)
 	if err != nil {
 		return err

@@ -59,7 +59,7 @@ func NewCmdPull(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 		Long: `Receive an RTSP (or RTMP) stream and write it out.
 
 The output format comes from -o's extension or --format: .ts, .mp4 (moov written at the
-end; --fragmented for fMP4), .flv, .h264/.h265 (Annex-B, parameter sets before each IDR),
+end; a kill -9 leaves a fragmented MP4; --fragmented for fMP4), .flv, .h264/.h265 (Annex-B, parameter sets before each IDR),
 .aac (ADTS), .sdp (only the SDP), and RTP as received: .rtpdump and .pcap (with NAME.sdp
 written beside them; see docs/rtp-dumps.md). stdout (-o -, the default) gets MPEG-TS, so
 'avcat pull URL | ffplay -' works; binary output to a terminal is refused.

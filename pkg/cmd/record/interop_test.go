@@ -352,8 +352,9 @@ func recordSegments(t *testing.T, srv *testpeer.GstRTSPServer) {
 	}
 }
 
-// recordNoOverwrite: a template without time directives gets -1, -2…
-// suffixes, and a file that exists is never touched.
+// recordNoOverwrite: a segmented template without time directives
+// numbers its files (_00000, _00001…), and a file that exists is never
+// touched.
 func recordNoOverwrite(t *testing.T, srv *testpeer.GstRTSPServer) {
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "rec"), 0o755); err != nil {
@@ -373,22 +374,22 @@ func recordNoOverwrite(t *testing.T, srv *testpeer.GstRTSPServer) {
 		t.Fatalf("the existing rec/out.mp4 was overwritten (%d bytes)", len(b))
 	}
 	files := listFiles(t, dir)
-	// 5 s in 2 s segments: out-1, out-2 and (often) a short out-3.
+	// 5 s in 2 s segments, numbered as the template has no time
+	// directive: out_00000, out_00001 and (often) a short out_00002.
 	n := len(files) - 1
 	if n < 2 || n > 3 {
-		t.Fatalf("files %v, want rec/out.mp4 plus out-1.mp4, out-2.mp4 (and out-3.mp4)", files)
+		t.Fatalf("files %v, want rec/out.mp4 plus out_00000.mp4, out_00001.mp4 (and out_00002.mp4)", files)
 	}
-	want := []string{}
-	for i := 1; i <= n; i++ {
-		want = append(want, fmt.Sprintf("rec/out-%d.mp4", i))
+	want := []string{"rec/out.mp4"}
+	for i := 0; i < n; i++ {
+		want = append(want, fmt.Sprintf("rec/out_%05d.mp4", i))
 	}
-	want = append(want, "rec/out.mp4")
 	if strings.Join(files, " ") != strings.Join(want, " ") {
 		t.Fatalf("files %v, want %v", files, want)
 	}
 	var paths []string
-	for i := 1; i <= n; i++ {
-		paths = append(paths, filepath.Join(dir, "rec", fmt.Sprintf("out-%d.mp4", i)))
+	for i := 0; i < n; i++ {
+		paths = append(paths, filepath.Join(dir, "rec", fmt.Sprintf("out_%05d.mp4", i)))
 	}
 	checkSegments(t, paths, 2*time.Second)
 	t.Logf("files: %v", files)
@@ -501,10 +502,11 @@ func checkMoov(t *testing.T, path string) {
 	}
 }
 
-// recordKill9: fMP4 and MPEG-TS are flushed every second, so a
-// recording killed with SIGKILL is readable up to about the last second.
+// recordKill9: MP4 (hybrid: fragments until the close), fMP4 and
+// MPEG-TS are flushed every second, so a recording killed with SIGKILL is
+// readable up to about the last second.
 func recordKill9(t *testing.T, srv *testpeer.GstRTSPServer) {
-	for _, c := range []struct{ file, format string }{{"frag.mp4", "fmp4"}, {"out.ts", ""}} {
+	for _, c := range []struct{ file, format string }{{"out.mp4", ""}, {"frag.mp4", "fmp4"}, {"out.ts", ""}} {
 		t.Run(c.file, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
@@ -584,7 +586,7 @@ func TestRecordReconnect(t *testing.T) {
 	dir := t.TempDir()
 	start := time.Now()
 	p := startRecord(t, dir, "--transport", "tcp", "-o", "rec/out.mp4", srv.URL("/live"))
-	first, second := filepath.Join(dir, "rec", "out.mp4"), filepath.Join(dir, "rec", "out-1.mp4")
+	first, second := filepath.Join(dir, "rec", "out.mp4"), filepath.Join(dir, "rec", "out_00001.mp4")
 	waitFile(t, first, 1, p)
 	sleepUntil(start.Add(4 * time.Second))
 	killServer(t, srv)
@@ -595,7 +597,7 @@ func TestRecordReconnect(t *testing.T) {
 	}
 	// The new file appears once record has reconnected and written.
 	waitFile(t, second, 1, p)
-	t.Logf("out-1.mp4 appeared %v after the kill", time.Since(killed).Round(time.Millisecond))
+	t.Logf("out_00001.mp4 appeared %v after the kill", time.Since(killed).Round(time.Millisecond))
 	sleepUntil(time.Now().Add(3 * time.Second))
 	if err := syscall.Kill(p.Pid(), syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -607,8 +609,8 @@ func TestRecordReconnect(t *testing.T) {
 		t.Errorf("exit %d after SIGINT, want 0", code)
 	}
 	files := listFiles(t, dir)
-	if len(files) != 2 || files[0] != "rec/out-1.mp4" || files[1] != "rec/out.mp4" {
-		t.Fatalf("files %v, want rec/out.mp4 and rec/out-1.mp4", files)
+	if len(files) != 2 || files[0] != "rec/out.mp4" || files[1] != "rec/out_00001.mp4" {
+		t.Fatalf("files %v, want rec/out.mp4 and rec/out_00001.mp4 (sorting in time order)", files)
 	}
 	lo, hi := spanFrames(killed.Sub(start), 0)
 	a := checkRecording(t, first, lo, hi)

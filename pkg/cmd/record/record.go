@@ -57,16 +57,22 @@ func NewCmdRecord(f *cmdutil.Factory, runF func(context.Context, *Options) error
 		Long: `Record an RTSP or RTMP stream into files.
 
 -o is a path or a strftime-style template such as cam1/%Y-%m-%d/%H-%M-%S.mp4; directories are
-created and an existing file is never overwritten (-1, -2... are added). The format comes from
-the extension (.mp4, .ts) or --format (mp4, fmp4, ts).
+created and an existing file is never overwritten. Names sort in time order: with --segment or
+--max-size, a template without time directives numbers every file (clip.mp4 gives
+clip_00000.mp4, clip_00001.mp4...), and a name already taken gets the next number after the
+highest in use (clip.mp4, then clip_00001.mp4). The format comes from the extension (.mp4, .ts)
+or --format (mp4, fmp4, ts).
 
 --segment 10m starts a new file at the first keyframe after each 10-minute boundary; every
 file starts with a keyframe and carries the parameter sets. When the source drops, record
 reconnects with backoff (disable with --reconnect=false) and starts a new file.
 
 Every file is valid on every exit path: Ctrl-C, SIGTERM, --duration, a dropped source, or a
-write error (which is reported). Plain MP4 gets its moov at close; fMP4 and MPEG-TS are
-flushed every second, so even kill -9 loses at most the last second.`,
+write error. MP4 is written as fragments while recording and gets one moov at close, so it
+ends as an ordinary MP4; fMP4 and MPEG-TS are flushed every second too, so even kill -9 loses
+at most the last second (an MP4 then stays a fragmented MP4). After a write error (a full
+disk) the last file is cut back to its last complete fragment and finalized there, or removed
+if nothing in it was complete; the error says which.`,
 		Example: `  avcat record rtsp://cam/stream -o cam1/%Y-%m-%d/%H-%M-%S.mp4 --segment 10m
   avcat record rtsp://cam/stream -o clip.ts --duration 1h
   avcat record rtsp://cam/stream -o cam.mp4 --format fmp4 --on-segment 'echo done:'`,
@@ -101,7 +107,7 @@ flushed every second, so even kill -9 loses at most the last second.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&opts.Output, "output", "o", "", "output path or strftime template (required)")
+	fl.StringVarP(&opts.Output, "output", "o", "", "output path or strftime template (required); a taken name gets _00001, _00002...")
 	fl.StringVar(&opts.Format, "format", "", "mp4, fmp4 or ts (default: from the extension)")
 	fl.DurationVar(&opts.Segment, "segment", 0, "start a new file every DURATION (at the next keyframe)")
 	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this long")

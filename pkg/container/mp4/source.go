@@ -170,7 +170,11 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 		return nil, fault.New(fault.Runtime, "%s: reading the moov box: %v", s.name, err)
 	}
 
-	tracks, found, err := s.parseMoov(moov, size)
+	var frags map[uint32]*fragTables
+	if top.moof {
+		frags = readFragments(fr, trexDefaults(moov))
+	}
+	tracks, found, err := s.parseMoov(moov, size, frags)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +197,10 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 // parseMoov builds the supported tracks. found says what the tracks left
 // out are (their codec, and why when it is not the codec), for the error
 // when none is left.
-func (s *Source) parseMoov(moov []byte, fileSize int64) ([]*track, []string, error) {
+//
+// The tracks of a fragmented MP4, whose moov lists no sample, take their
+// tables from frags (by track ID).
+func (s *Source) parseMoov(moov []byte, fileSize int64, frags map[uint32]*fragTables) ([]*track, []string, error) {
 	var movieTimescale uint32
 	if b, ok := child(moov, "mvhd"); ok {
 		var mvhd gomp4.Mvhd
@@ -211,7 +218,7 @@ func (s *Source) parseMoov(moov []byte, fileSize int64) ([]*track, []string, err
 			continue
 		}
 		n++
-		t, err := parseTrack(c.payload, movieTimescale, fileSize)
+		t, err := parseTrack(c.payload, movieTimescale, fileSize, frags)
 		id := n // for a trak without a readable tkhd
 		if t != nil && t.id != 0 {
 			id = int(t.id)

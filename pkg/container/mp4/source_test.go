@@ -125,8 +125,17 @@ var cases = []testCase{
 		openKind: fault.Unsupported, openMsg: "no supported track (found mp4v); supported: H.264, H.265, AAC, Opus, G.711",
 	},
 	{
+		// ffmpeg's fragmented MP4 (an empty moov, then moof+mdat): the
+		// samples come from the fragments, the same as the plain file's.
 		name: "fragmented", data: local("opus_fragmented.mp4"),
-		openKind: fault.Unsupported, openMsg: "test.mp4: fragmented MP4 (moof) is not supported",
+		codecs: []string{"Opus"}, units: []int{51}, keys: []int{51},
+		duration: time.Second + 312*time.Second/48000, same: "opus",
+	},
+	{
+		// a fragmented recording cut by a kill: the complete samples play,
+		// and Run ends without a truncation error.
+		name: "fragmented cut at 70%", data: cut(local("opus_fragmented.mp4"), 0.7),
+		codecs: []string{"Opus"}, prefix: "fragmented",
 	},
 
 	// Bad input.

@@ -92,8 +92,9 @@ func skipf(f string, args ...any) error { return &errSkip{why: fmt.Sprintf(f, ar
 
 // parseTrack decodes one trak. It returns an errSkip for a track that
 // is well formed but not usable (codec, no samples) and another error
-// for a malformed one.
-func parseTrack(trak []byte, movieTimescale uint32, fileSize int64) (*track, error) {
+// for a malformed one. A track whose stbl lists no sample takes its
+// tables from the movie fragments (frags, by track ID).
+func parseTrack(trak []byte, movieTimescale uint32, fileSize int64, frags map[uint32]*fragTables) (*track, error) {
 	t := &track{}
 	trakIx := indexOf(trak)
 
@@ -140,6 +141,11 @@ func parseTrack(trak []byte, movieTimescale uint32, fileSize int64) (*track, err
 	if err := t.parseTables(stbl, fileSize); err != nil {
 		return t, err
 	}
+	ft := frags[t.id]
+	fragmented := t.count == 0 && ft != nil
+	if fragmented {
+		t.useFragments(ft)
+	}
 	if t.count == 0 {
 		return t, skipf("%s (no samples)", t.fourcc)
 	}
@@ -147,6 +153,9 @@ func parseTrack(trak []byte, movieTimescale uint32, fileSize int64) (*track, err
 		if elst, ok := child(edts, "elst"); ok {
 			t.parseEditList(elst, movieTimescale)
 		}
+	}
+	if fragmented {
+		t.shift += ft.firstDTS // fragments start at their tfdt
 	}
 	return t, nil
 }

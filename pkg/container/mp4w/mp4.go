@@ -2,12 +2,15 @@ package mp4w
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
 	"math"
-	"sync"
+	"strings"
 
 	gomp4 "github.com/abema/go-mp4"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 
 	"github.com/avcat/avcat/pkg/container/mux"
 	"github.com/avcat/avcat/pkg/engine"
@@ -15,56 +18,48 @@ import (
 	"github.com/avcat/avcat/pkg/media"
 )
 
-const (
-	movieTimescale = 1000
-	chunkSpan      = 0.5     // seconds of media per chunk
-	chunkBytes     = 1 << 20 // or this many bytes
-	mdatHeaderSize = 16      // size=1, "mdat", 64-bit largesize
-)
+const movieTimescale = 1000
 
-// MP4Sink writes a regular MP4 file: ftyp, then an mdat written as units
-// come (with a 64-bit size patched at Close, so files over 4 GB work),
-// then the moov, written at Close from sample tables kept in memory
-// (sizes, run-length durations, composition offsets, sync samples, chunk
-// offsets, as co64 when the file passes 4 GB). Samples are written in
-// chunks of about half a second per track.
+// MP4Sink writes a "hybrid" MP4, as OBS does: a fragmented MP4 while it
+// records, an ordinary progressive MP4 once closed.
 //
-// Timing: decode times come from the units (derived for RTP units), the
-// composition offsets (ctts) from PTS-DTS. An edit list per track makes
-// the file start at 0: it skips the B-frame decode delay and, with an
-// empty edit, places a track that starts later than the others, so A/V
-// sync is kept.
+// While recording, the file is ftyp, a 16-byte free box, a moov with
+// mvex (mediacommon's fMP4 init), then moof+mdat fragments cut as
+// FMP4Sink cuts them (at keyframes, at most a second of media, and every
+// second of wall time) and flushed at once. A kill -9 thus leaves a valid
+// fragmented MP4 that lacks at most about the last second.
 //
-// Until Close the file has no moov and is not playable (use FMP4Sink when
-// a kill -9 must leave a readable file). It implements engine.Sink.
+// Close appends one moov whose sample tables (stts, ctts, stss, stsc,
+// stsz, stco or co64 past 4 GB, an edit list per track) point at the
+// samples inside the fragments, then turns the free box into the header
+// of one mdat (64-bit size) that spans the first moov and every fragment.
+// Readers see ftyp, mdat, moov: an ordinary MP4 whose mdat happens to
+// hold the fragment boxes as opaque bytes. The edit lists make the file
+// start at 0 (they skip the B-frame decode delay and place a track that
+// starts later), so A/V sync is kept.
+//
+// After a write error (a full disk), Close cuts the file back to its last
+// complete fragment and tries to append the moov there: the file is then
+// a complete MP4 of what was written; if the moov does not fit either,
+// it stays a valid fragmented MP4; with no complete fragment it is
+// removed. The error Close returns says which. It implements engine.Sink.
 type MP4Sink struct {
 	// Path is the file to create.
 	Path string
+	// Create makes the file; nil means os.Create.
+	Create mux.CreateFunc
 
-	mu      sync.Mutex
-	out     *mux.Output
-	dec     media.Decoder
-	clock   mux.Clock
-	tracks  []*tableTrack
-	byFmt   map[format.Format]*tableTrack
-	skipped []string
-	mdatAt  int64
-	closed  bool
+	f      fragmenter
+	tables []*tableTrack
 }
 
-// tableTrack is a track's sample tables.
+// tableTrack is a track's sample tables for the final moov.
 type tableTrack struct {
 	id   int
 	prep *mux.Track
 
-	// the chunk being gathered
-	buf      []byte
-	bufN     uint32
-	bufStart int64
-
-	// timing
-	hasPrev  bool
-	prevDTS  int64
+	// timing, in the track clock, along the sample durations
+	dts      int64
 	lastDur  int64
 	firstDTS int64
 	minPTS   int64
@@ -95,30 +90,166 @@ func (s *MP4Sink) Needs() engine.Needs { return engine.NeedAccessUnits }
 func (s *MP4Sink) Lossless() bool { return true }
 
 // Skipped names the tracks Open left out and why ("track 2: G.711 A-law").
-func (s *MP4Sink) Skipped() []string { return s.skipped }
+func (s *MP4Sink) Skipped() []string { return s.f.skipped }
 
-// Open creates the file and writes ftyp and the mdat header; formats MP4
-// cannot hold are skipped, and none left is a fault.Unsupported.
+// Open creates the file; formats MP4 cannot hold are skipped, and none
+// left is a fault.Unsupported. The header is written with the first
+// fragment, once the parameter sets of every video track are known.
 func (s *MP4Sink) Open(desc *description.Session) error {
-	picks, skipped, err := mux.Select(desc, "MP4", Supported, accept)
-	s.skipped = skipped
+	s.f.label, s.f.hybrid, s.f.path = "MP4", true, s.Path
+	s.f.onFragment = s.addFragment
+	err := s.f.open(desc, func() (*mux.Output, error) {
+		if s.Path == "" {
+			return nil, fault.New(fault.Usage, "MP4: no output path (MP4 needs a seekable file; use fragmented MP4 for pipes)")
+		}
+		return mux.CreateWith(s.Path, s.Create)
+	})
+	for _, t := range s.f.tracks {
+		s.tables = append(s.tables, &tableTrack{id: t.id, prep: t.prep})
+	}
+	return err
+}
+
+// Write adds one unit; units of skipped tracks are ignored.
+func (s *MP4Sink) Write(u *media.Unit) error { return s.f.write(u) }
+
+// Flush writes the completed samples out as a fragment.
+func (s *MP4Sink) Flush() error { return s.f.flush() }
+
+// addFragment records the samples of a fragment written at offset at:
+// one chunk per track, inside the fragment's mdat.
+func (s *MP4Sink) addFragment(p *fmp4.Part, at int64, b []byte) {
+	off := uint64(at) + uint64(binary.BigEndian.Uint32(b)) + 8 // after moof and the mdat header
+	for _, pt := range p.Tracks {
+		t := s.tables[pt.ID-1]
+		if t.count == 0 {
+			t.dts = int64(pt.BaseTime)
+			t.firstDTS, t.minPTS, t.maxPTS = t.dts, math.MaxInt64, math.MinInt64
+		}
+		t.offsets = append(t.offsets, off)
+		t.nChunks++
+		if n := len(t.stsc); n == 0 || t.stsc[n-1].perChunk != uint32(len(pt.Samples)) {
+			t.stsc = append(t.stsc, stscRun{first: t.nChunks, perChunk: uint32(len(pt.Samples))})
+		}
+		for _, smp := range pt.Samples {
+			t.add(smp)
+			off += uint64(len(smp.Payload))
+		}
+	}
+}
+
+// add records one sample in the tables.
+func (t *tableTrack) add(smp *fmp4.Sample) {
+	pts := t.dts + int64(smp.PTSOffset)
+	t.minPTS, t.maxPTS = min(t.minPTS, pts), max(t.maxPTS, pts)
+	t.count++
+	t.sizes = append(t.sizes, uint32(len(smp.Payload)))
+	if smp.PTSOffset != 0 && t.ctts == nil {
+		t.ctts = make([]int32, t.count-1, cap(t.sizes))
+	}
+	if t.ctts != nil {
+		t.ctts = append(t.ctts, smp.PTSOffset)
+	}
+	if !smp.IsNonSyncSample {
+		t.stss = append(t.stss, t.count)
+	}
+	d := int64(smp.Duration)
+	t.lastDur = d
+	if n := len(t.stts); n > 0 && t.stts[n-1].delta == smp.Duration {
+		t.stts[n-1].count++
+	} else {
+		t.stts = append(t.stts, sttsRun{count: 1, delta: smp.Duration})
+	}
+	t.dts += d
+}
+
+// Close writes the last fragment and the moov. It is safe after a failed
+// Open or write, and more than once; it returns the write error, which
+// says what became of the file.
+func (s *MP4Sink) Close() error {
+	c := &s.f
+	c.flusher.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.out == nil {
+		c.closed = true
+		return nil
+	}
+	c.closed = true
+	c.finishFragments()
+	if err := c.out.Err(); err != nil {
+		return withSalvage(err, s.salvage(), c.out)
+	}
+	if !c.ready {
+		// Nothing was recorded: an MP4 without samples, as before.
+		var bb boxes
+		bb.raw(ftyp())
+		bb.raw(mdatHeader(16))
+		if moov, err := s.moov(); err == nil {
+			bb.raw(moov)
+		}
+		c.out.Write(bb.b) //nolint:errcheck // kept in out.Err
+		return c.out.Close()
+	}
+	if err := s.finalize(); err != nil {
+		c.out.Fail(err)
+		return withSalvage(c.out.Err(), s.salvage(), c.out)
+	}
+	return c.out.Close()
+}
+
+// finalize appends the moov after the last fragment and turns the free
+// box into the mdat header. The moov goes first: a crash between the two
+// leaves a fragmented MP4 with a moov at its end, which readers skip.
+func (s *MP4Sink) finalize() error {
+	c := &s.f
+	f := c.out.File()
+	at := int64(len(ftyp()))
+	if c.done <= at+16 {
+		return fault.New(fault.Runtime, "MP4: no fragment to index")
+	}
+	moov, err := s.moov()
 	if err != nil {
+		return fault.New(fault.Runtime, "MP4: moov: %w", err)
+	}
+	if _, err := f.WriteAt(moov, c.done); err != nil {
 		return err
 	}
-	if s.Path == "" {
-		return fault.New(fault.Usage, "MP4: no output path (MP4 needs a seekable file; use fragmented MP4 for pipes)")
-	}
-	out, err := mux.Create(s.Path)
-	if err != nil {
+	if _, err := f.WriteAt(mdatHeader(c.done-at), at); err != nil {
 		return err
 	}
-	s.out = out
-	s.byFmt = make(map[format.Format]*tableTrack)
-	for i, p := range picks {
-		t := &tableTrack{id: i + 1, prep: mux.NewTrack(p.Format, &s.clock)}
-		s.tracks = append(s.tracks, t)
-		s.byFmt[p.Format] = t
+	return nil
+}
+
+// salvage runs after a write error: it cuts the file back to its last
+// complete fragment and tries to finalize it there.
+func (s *MP4Sink) salvage() string {
+	c := &s.f
+	did := c.salvage()
+	if c.done == 0 || !c.out.Regular() || !strings.HasPrefix(did, "kept ") {
+		return did
 	}
+	if err := s.finalize(); err != nil {
+		// the moov does not fit: stay a fragmented MP4
+		c.out.File().Truncate(c.done) //nolint:errcheck // best effort
+		return fmt.Sprintf("kept %s as fragmented MP4 up to its last complete fragment (%.1f s): no room for its index (%v)",
+			c.path, c.duration(), unwrapErr(err))
+	}
+	return fmt.Sprintf("finalized %s with the %.1f s written before the error", c.path, c.duration())
+}
+
+// unwrapErr drops the "write PATH:" of a file error.
+func unwrapErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// ftyp is the file type box of the MP4 (the same during and after the
+// recording).
+func ftyp() []byte {
 	var bb boxes
 	bb.box(&gomp4.Ftyp{
 		MajorBrand:   [4]byte{'i', 's', 'o', 'm'},
@@ -130,169 +261,14 @@ func (s *MP4Sink) Open(desc *description.Session) error {
 			{CompatibleBrand: [4]byte{'m', 'p', '4', '1'}},
 		},
 	})
-	s.mdatAt = int64(len(bb.b))
-	bb.raw([]byte{0, 0, 0, 1, 'm', 'd', 'a', 't', 0, 0, 0, 0, 0, 0, 0, 0})
-	if _, err := s.out.Write(bb.b); err != nil {
-		return err
-	}
-	return nil
-}
-
-// Write adds one unit; units of skipped tracks are ignored.
-func (s *MP4Sink) Write(u *media.Unit) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return fault.New(fault.Runtime, "MP4: write after Close")
-	}
-	if s.out == nil {
-		return fault.New(fault.Runtime, "MP4: write before Open")
-	}
-	if err := s.out.Err(); err != nil {
-		return err
-	}
-	t := s.byFmt[u.Format]
-	if t == nil {
-		return nil
-	}
-	du, err := s.dec.Decode(u)
-	if err != nil || du == nil {
-		return nil //nolint:nilerr // a damaged unit is skipped, not fatal
-	}
-	fr, ok := t.prep.Prepare(du)
-	if !ok {
-		return nil
-	}
-	smps, err := samplesOf(t.prep, fr)
-	if err != nil {
-		return fault.New(fault.Runtime, "MP4: %s: %w", mux.CodecName(u.Format), err)
-	}
-	for i := range smps {
-		if err := s.add(t, &smps[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// add records a sample in the tables and gathers its data into the
-// track's chunk.
-func (s *MP4Sink) add(t *tableTrack, smp *sample) error {
-	if t.hasPrev {
-		t.duration(smp.dts - t.prevDTS)
-	} else {
-		t.firstDTS, t.minPTS, t.maxPTS = smp.dts, smp.dts+int64(smp.ptsOff), smp.dts+int64(smp.ptsOff)
-	}
-	t.maxPTS = max(t.maxPTS, smp.dts+int64(smp.ptsOff))
-	t.hasPrev, t.prevDTS = true, smp.dts
-	t.minPTS = min(t.minPTS, smp.dts+int64(smp.ptsOff))
-	t.count++
-	t.sizes = append(t.sizes, uint32(len(smp.data)))
-	if smp.ptsOff != 0 && t.ctts == nil {
-		t.ctts = make([]int32, t.count-1, cap(t.sizes))
-	}
-	if t.ctts != nil {
-		t.ctts = append(t.ctts, smp.ptsOff)
-	}
-	if smp.sync {
-		t.stss = append(t.stss, t.count)
-	}
-	if t.bufN == 0 {
-		t.bufStart = smp.dts
-	}
-	t.buf = append(t.buf, smp.data...)
-	t.bufN++
-	if len(t.buf) >= chunkBytes || float64(smp.dts-t.bufStart) >= chunkSpan*float64(t.prep.ClockRate()) {
-		return s.writeChunk(t)
-	}
-	return nil
-}
-
-// duration records the duration of the previous sample.
-func (t *tableTrack) duration(d int64) {
-	if d <= 0 {
-		d = t.lastDur
-		if d <= 0 {
-			d = 1
-		}
-	}
-	d = min(d, math.MaxUint32)
-	t.lastDur = d
-	if n := len(t.stts); n > 0 && t.stts[n-1].delta == uint32(d) {
-		t.stts[n-1].count++
-		return
-	}
-	t.stts = append(t.stts, sttsRun{count: 1, delta: uint32(d)})
-}
-
-func (s *MP4Sink) writeChunk(t *tableTrack) error {
-	if t.bufN == 0 {
-		return nil
-	}
-	t.offsets = append(t.offsets, uint64(s.out.Offset()))
-	t.nChunks++
-	if n := len(t.stsc); n == 0 || t.stsc[n-1].perChunk != t.bufN {
-		t.stsc = append(t.stsc, stscRun{first: t.nChunks, perChunk: t.bufN})
-	}
-	_, err := s.out.Write(t.buf)
-	t.buf, t.bufN = t.buf[:0], 0
-	return err
-}
-
-// Close writes the last chunks, patches the mdat size and appends the
-// moov. It is safe after a failed Open or write, and more than once; it
-// returns the write error, if any.
-func (s *MP4Sink) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || s.out == nil {
-		s.closed = true
-		return nil
-	}
-	s.closed = true
-	if s.out.Err() == nil {
-		s.finish()
-	}
-	return s.out.Close()
-}
-
-// finish writes what is left and the moov; errors stay in s.out.
-func (s *MP4Sink) finish() {
-	for _, t := range s.tracks {
-		if err := s.writeChunk(t); err != nil {
-			return
-		}
-		if t.count > 0 {
-			d := t.lastDur
-			if d <= 0 {
-				d = defaultDuration(t.prep)
-			}
-			t.duration(d)
-		}
-	}
-	end := s.out.Offset()
-	if err := s.out.Flush(); err != nil {
-		return
-	}
-	var size [8]byte
-	binary.BigEndian.PutUint64(size[:], uint64(end-s.mdatAt))
-	if _, err := s.out.File().WriteAt(size[:], s.mdatAt+8); err != nil {
-		s.out.Fail(err)
-		return
-	}
-	moov, err := s.moov()
-	if err != nil {
-		s.out.Fail(fault.New(fault.Runtime, "MP4: moov: %w", err))
-		return
-	}
-	s.out.Write(moov) //nolint:errcheck // kept in out.Err
+	return bb.b
 }
 
 // moov builds the movie box from the tables.
 func (s *MP4Sink) moov() ([]byte, error) {
 	var tracks []*tableTrack
 	start := math.Inf(1) // earliest presentation time of any track, seconds
-	for _, t := range s.tracks {
+	for _, t := range s.tables {
 		if t.count == 0 {
 			continue
 		}
@@ -343,7 +319,7 @@ func (s *MP4Sink) moov() ([]byte, error) {
 		Rate:        0x10000,
 		Volume:      0x100,
 		Matrix:      [9]int32{0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000},
-		NextTrackID: uint32(len(s.tracks) + 1),
+		NextTrackID: uint32(len(s.tables) + 1),
 	}
 	if movieDur > math.MaxUint32 {
 		mvhd.Version, mvhd.DurationV1 = 1, movieDur

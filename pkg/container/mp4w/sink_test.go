@@ -275,6 +275,10 @@ func TestSinkWriteError(t *testing.T) {
 		err := feedUntilError(t, s, desc, units)
 		checkWriteError(t, err, "write /dev/full: no space left on device")
 		s.Close()
+		// only regular files are cut back or removed after an error
+		if st, err := os.Stat("/dev/full"); err != nil || st.Mode().IsRegular() {
+			t.Fatalf("/dev/full was removed or replaced: %v", err)
+		}
 	})
 }
 

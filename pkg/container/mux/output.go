@@ -23,23 +23,54 @@ const bufSize = 64 << 10
 // later call, classified as fault.Runtime ("write NAME: CAUSE").
 type Output struct {
 	name string
-	file *os.File
+	file File
 	bw   *bufio.Writer
 	n    int64
 	err  error
+	// flushed is the offset after the last successful Flush: the sinks
+	// flush between units, so the file is whole up to there.
+	flushed int64
+	regular bool // file is a regular file (not /dev/full, a FIFO...)
 }
 
+// File is the file an Output owns: an *os.File, or a stand-in (tests use
+// one that fails like a full disk).
+type File interface {
+	io.Writer
+	io.WriterAt
+	Truncate(size int64) error
+	Close() error
+}
+
+// CreateFunc creates a file; nil means os.Create.
+type CreateFunc func(path string) (File, error)
+
 // Create creates the file at path (truncating it), buffered.
-func Create(path string) (*Output, error) {
-	f, err := os.Create(path)
+func Create(path string) (*Output, error) { return CreateWith(path, nil) }
+
+// CreateWith is Create with the file made by create (nil: os.Create).
+func CreateWith(path string, create CreateFunc) (*Output, error) {
+	if create == nil {
+		create = func(p string) (File, error) { return os.Create(p) }
+	}
+	f, err := create(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fault.New(fault.Runtime, "cannot create %s: no such directory", path)
 		}
 		return nil, fault.New(fault.Runtime, "cannot create %s: %w", path, unwrap(err))
 	}
-	return &Output{name: path, file: f, bw: bufio.NewWriterSize(f, bufSize)}, nil
+	regular := true
+	if osf, ok := f.(*os.File); ok {
+		st, err := osf.Stat()
+		regular = err == nil && st.Mode().IsRegular()
+	}
+	return &Output{name: path, file: f, bw: bufio.NewWriterSize(f, bufSize), regular: regular}, nil
 }
+
+// Regular reports whether the output is a regular file that Create made:
+// only such a file may be cut back or removed after a write error.
+func (o *Output) Regular() bool { return o.file != nil && o.regular }
 
 // NewOutput buffers writes to w; name is used in messages.
 func NewOutput(w io.Writer, name string) *Output {
@@ -47,9 +78,12 @@ func NewOutput(w io.Writer, name string) *Output {
 }
 
 // Open is Create(path) when path is set, else NewOutput(w).
-func Open(path string, w io.Writer) (*Output, error) {
+func Open(path string, w io.Writer) (*Output, error) { return OpenWith(path, w, nil) }
+
+// OpenWith is Open with the file made by create (nil: os.Create).
+func OpenWith(path string, w io.Writer, create CreateFunc) (*Output, error) {
 	if path != "" && w == nil {
-		return Create(path)
+		return CreateWith(path, create)
 	}
 	if w == nil {
 		return nil, fault.New(fault.Usage, "no output: set a path or a writer")
@@ -68,7 +102,7 @@ func Open(path string, w io.Writer) (*Output, error) {
 func (o *Output) Name() string { return o.name }
 
 // File is the file Create made, or nil.
-func (o *Output) File() *os.File { return o.file }
+func (o *Output) File() File { return o.file }
 
 // Offset is the number of bytes written so far (buffered included).
 func (o *Output) Offset() int64 { return o.n }
@@ -97,6 +131,7 @@ func (o *Output) Flush() error {
 	if err := o.bw.Flush(); err != nil {
 		return o.Fail(err)
 	}
+	o.flushed = o.n
 	return nil
 }
 
@@ -122,6 +157,33 @@ func (o *Output) Close() error {
 		o.file = nil
 	}
 	return o.err
+}
+
+// CloseSalvaged is Close for a stream format (MPEG-TS, FLV...) that is
+// readable up to any flush: after a write error it cuts the file back to
+// its last successful flush, or removes it when nothing was flushed, and
+// adds what it did to the error.
+func (o *Output) CloseSalvaged() error {
+	if o.err == nil {
+		o.Flush() //nolint:errcheck // kept in o.err
+	}
+	if o.err == nil || !o.Regular() {
+		return o.Close()
+	}
+	err := o.err
+	if o.flushed == 0 {
+		o.Close() //nolint:errcheck // err is the first error
+		if rerr := os.Remove(o.name); rerr != nil {
+			return fault.New(fault.Runtime, "%w; could not remove the unfinished %s: %v", err, o.name, unwrap(rerr))
+		}
+		return fault.New(fault.Runtime, "%w; removed %s: nothing was complete", err, o.name)
+	}
+	terr := o.file.Truncate(o.flushed)
+	o.Close() //nolint:errcheck // err is the first error
+	if terr != nil {
+		return fault.New(fault.Runtime, "%w; could not cut %s back to its last flush: %v", err, o.name, unwrap(terr))
+	}
+	return fault.New(fault.Runtime, "%w; kept %s up to its last flush (%d bytes)", err, o.name, o.flushed)
 }
 
 // WriteError classifies a write failure: fault.Runtime, "write NAME:

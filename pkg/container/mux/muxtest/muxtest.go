@@ -23,6 +23,7 @@ import (
 	"github.com/avcat/avcat/internal/testpeer"
 	"github.com/avcat/avcat/pkg/container/mp4"
 	"github.com/avcat/avcat/pkg/container/mpegts"
+	"github.com/avcat/avcat/pkg/container/mux"
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/media"
 )
@@ -343,3 +344,82 @@ func (d *Discard) Write(p []byte) (int, error) {
 	d.N += int64(len(p))
 	return len(p), nil
 }
+
+// Disk is a small filesystem for mux.CreateWith: real files, but writes
+// fail with ENOSPC once all the files it created would pass Limit bytes
+// (a write that crosses it is cut there, as on a real disk), and Truncate
+// gives the space back. It is safe for concurrent use.
+type Disk struct {
+	Limit int64
+
+	mu    sync.Mutex
+	used  int64
+	files []*diskFile
+}
+
+// Create is a mux.CreateFunc.
+func (d *Disk) Create(path string) (mux.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	df := &diskFile{f: f, d: d}
+	d.mu.Lock()
+	d.files = append(d.files, df)
+	d.mu.Unlock()
+	return df, nil
+}
+
+// Used is the bytes the files take now.
+func (d *Disk) Used() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.used
+}
+
+type diskFile struct {
+	f    *os.File
+	d    *Disk
+	size int64
+	pos  int64
+}
+
+func (f *diskFile) Write(p []byte) (int, error) {
+	n, err := f.WriteAt(p, f.pos)
+	f.pos += int64(n)
+	return n, err
+}
+
+func (f *diskFile) WriteAt(p []byte, off int64) (int, error) {
+	f.d.mu.Lock()
+	grow := max(0, off+int64(len(p))-f.size)
+	var err error
+	if f.d.used+grow > f.d.Limit {
+		room := max(0, f.d.Limit-f.d.used+(f.size-off))
+		p = p[:min(int64(len(p)), room)]
+		err = &os.PathError{Op: "write", Path: f.f.Name(), Err: syscall.ENOSPC}
+	}
+	n, werr := f.f.WriteAt(p, off)
+	if end := off + int64(n); end > f.size {
+		f.d.used += end - f.size
+		f.size = end
+	}
+	f.d.mu.Unlock()
+	if werr != nil {
+		return n, werr
+	}
+	return n, err
+}
+
+func (f *diskFile) Truncate(size int64) error {
+	f.d.mu.Lock()
+	defer f.d.mu.Unlock()
+	if err := f.f.Truncate(size); err != nil {
+		return err
+	}
+	f.d.used -= f.size - size
+	f.size = size
+	return nil
+}
+
+func (f *diskFile) Close() error { return f.f.Close() }
