@@ -7,8 +7,8 @@ import (
 	"net"
 	"syscall"
 
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/spf13/cobra"
 
 	"github.com/avcat/avcat/pkg/fault"

@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
 
 	"github.com/avcat/avcat/pkg/media"
 )

@@ -3,7 +3,7 @@ package media
 import (
 	"errors"
 
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
 )
 
 // Decoder turns undecoded units (RTP packets) into access units, lazily,

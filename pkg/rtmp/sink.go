@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortmplib/pkg/message"
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
 
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/fault"

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/auth"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/auth"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/logging"
@@ -51,7 +51,10 @@ func startAuthServer(t *testing.T, methods []auth.VerifyMethod) (*authServer, st
 		Type:    description.MediaTypeVideo,
 		Formats: []format.Format{&format.H264{PayloadTyp: 96, PacketizationMode: 1}},
 	}}}
-	h.stream = gortsplib.NewServerStream(s, desc)
+	h.stream = &gortsplib.ServerStream{Server: s, Desc: desc}
+	if err := h.stream.Initialize(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(h.stream.Close)
 	return h, addr
 }

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
 
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/mediaurl"
@@ -28,6 +28,7 @@ type Config struct {
 
 	sniff       *sniffConn
 	sniffMu     sync.Mutex
+	wire        wireCount
 	transportMu sync.Mutex
 	transport   string
 }
@@ -52,7 +53,7 @@ func (c *Config) ActiveTransport() string {
 
 // newClient builds a gortsplib client with every callback routed to our
 // logger and diagnostics.
-func (c *Config) newClient(tr *gortsplib.Transport, onResponse func(*base.Response)) *gortsplib.Client {
+func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Response)) *gortsplib.Client {
 	dialer := &net.Dialer{Timeout: c.Timeout}
 	tlsConfig := c.TLSConfig
 	if tlsConfig == nil && c.URL.Scheme == mediaurl.SchemeRTSPS {
@@ -63,7 +64,7 @@ func (c *Config) newClient(tr *gortsplib.Transport, onResponse func(*base.Respon
 		Host:         mediaurl.HostPort(c.URL),
 		ReadTimeout:  c.Timeout,
 		WriteTimeout: c.Timeout,
-		Transport:    tr,
+		Protocol:     tr,
 		TLSConfig:    tlsConfig,
 		UserAgent:    c.UserAgent,
 		DialContext: func(dctx context.Context, network, addr string) (net.Conn, error) {
@@ -78,7 +79,29 @@ func (c *Config) newClient(tr *gortsplib.Transport, onResponse func(*base.Respon
 			c.sniffMu.Lock()
 			c.sniff = sc
 			c.sniffMu.Unlock()
-			return sc, nil
+			return &countConn{Conn: sc, w: &c.wire}, nil
+		},
+		// TLS is set up here so that what is counted is the plain stream.
+		DialTLSContext: func(dctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := dialer.DialContext(dctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			cfg := &tls.Config{}
+			if tlsConfig != nil {
+				cfg = tlsConfig.Clone()
+			}
+			if cfg.ServerName == "" {
+				cfg.ServerName, _, _ = net.SplitHostPort(addr)
+			}
+			return &countConn{Conn: tls.Client(nc, cfg), w: &c.wire}, nil
+		},
+		ListenPacket: func(network, addr string) (net.PacketConn, error) {
+			pc, err := net.ListenPacket(network, addr)
+			if uc, ok := pc.(*net.UDPConn); ok && err == nil {
+				return &countPacketConn{UDPConn: uc, w: &c.wire}, nil
+			}
+			return pc, err
 		},
 		OnRequest: c.traceRequest,
 		OnResponse: func(r *base.Response) {

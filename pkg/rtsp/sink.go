@@ -7,11 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/pion/rtp"
 
 	"github.com/avcat/avcat/pkg/engine"
@@ -75,7 +75,7 @@ func (s *Sink) Open(desc *description.Session) error {
 		}
 	}
 	s.client = s.newClient(tr, nil)
-	if err := s.client.Start2(); err != nil {
+	if err := s.client.Start(); err != nil {
 		return s.fail(err)
 	}
 	if _, err := s.client.Announce(bu, desc); err != nil {
@@ -215,7 +215,7 @@ func (s *Sink) drain() {
 			return
 		default:
 		}
-		if s.client.Stats().Session.RTPPacketsSent >= s.queued {
+		if s.wire.rtp.Load() >= s.queued {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -11,13 +11,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/headers"
-	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
-	"github.com/bluenviron/gortsplib/v4/pkg/rtptime"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/headers"
+	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+	"github.com/bluenviron/gortsplib/v5/pkg/rtptime"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
@@ -31,17 +31,17 @@ var Transports = []string{"auto", "udp", "tcp", "multicast"}
 
 // ParseTransport maps --transport to gortsplib's setting; auto is nil
 // (UDP first, then TCP).
-func ParseTransport(s string) (*gortsplib.Transport, error) {
-	var t gortsplib.Transport
+func ParseTransport(s string) (*gortsplib.Protocol, error) {
+	var t gortsplib.Protocol
 	switch strings.ToLower(s) {
 	case "", "auto":
 		return nil, nil
 	case "udp":
-		t = gortsplib.TransportUDP
+		t = gortsplib.ProtocolUDP
 	case "tcp":
-		t = gortsplib.TransportTCP
+		t = gortsplib.ProtocolTCP
 	case "multicast":
-		t = gortsplib.TransportUDPMulticast
+		t = gortsplib.ProtocolUDPMulticast
 	default:
 		return nil, fault.New(fault.Usage, "unknown transport %q (want auto, udp, tcp or multicast)", s)
 	}
@@ -90,7 +90,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 		return nil, err
 	}
 	s.client = s.newClient(tr, s.noteSDP)
-	if err := s.client.Start2(); err != nil {
+	if err := s.client.Start(); err != nil {
 		return nil, s.fail(err)
 	}
 
@@ -170,7 +170,7 @@ type trackState struct {
 	pending []*rtp.Packet
 	// timed keys the packet-mode timing; built once, as boxing it per
 	// packet would allocate.
-	timed rtptime.GlobalDecoder2Track
+	timed rtptime.GlobalDecoderTrack
 }
 
 // Run sets up every track, plays, and delivers units until ctx is done or
@@ -203,7 +203,8 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 	var gotMedia atomic.Bool
 	// Packets are timed from their arrival, not from the first keyframe as
 	// gortsplib's decoder does: a dump keeps what came before it.
-	packetTimes := rtptime.NewGlobalDecoder2()
+	packetTimes := &rtptime.GlobalDecoder{}
+	packetTimes.Initialize()
 	s.client.OnPacketRTPAny(func(medi *description.Media, forma format.Format, pkt *rtp.Packet) {
 		gotMedia.Store(true)
 		st := states[forma]
@@ -217,7 +218,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 			emit(&media.Unit{Media: medi, Format: forma, PTS: pts, DTS: pts, NoDTS: true, NTP: ntp, Received: now, Packets: []*rtp.Packet{pkt}})
 			return
 		}
-		pts, ok := s.client.PacketPTS2(medi, pkt)
+		pts, ok := s.client.PacketPTS(medi, pkt)
 		if !ok {
 			return
 		}

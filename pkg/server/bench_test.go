@@ -52,10 +52,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
 
 	"github.com/avcat/avcat/pkg/logging"
@@ -344,7 +344,7 @@ func startRawPublisher(b *testing.B, url string) *rawPublisher {
 	b.Helper()
 	desc := benchDesc()
 	desc.Medias[0].Control = "trackID=0"
-	sdp, err := desc.Marshal(false)
+	sdp, err := desc.Marshal()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -381,13 +381,13 @@ func (r *clientReader) lostPackets() uint64 { return r.lost.Load() }
 
 func startClientReader(b *testing.B, url string) *clientReader {
 	b.Helper()
-	tcp := gortsplib.TransportTCP
-	r := &clientReader{c: &gortsplib.Client{Transport: &tcp}}
+	tcp := gortsplib.ProtocolTCP
 	u, err := base.ParseURL(url)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := r.c.Start(u.Scheme, u.Host); err != nil {
+	r := &clientReader{c: &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp}}
+	if err := r.c.Start(); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(r.c.Close)
@@ -520,8 +520,8 @@ func benchForward(b *testing.B, raw bool, readers int) {
 		p := startRawPublisher(b, url)
 		write = func(pkt *rtp.Packet) { p.write(b, pkt) }
 	} else {
-		tcp := gortsplib.TransportTCP
-		pub := &gortsplib.Client{Transport: &tcp}
+		tcp := gortsplib.ProtocolTCP
+		pub := &gortsplib.Client{Protocol: &tcp}
 		desc := benchDesc()
 		if err := pub.StartRecording(url, desc); err != nil {
 			b.Fatal(err)

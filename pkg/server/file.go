@@ -6,11 +6,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/sdp"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/sdp"
 
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/media"
@@ -204,7 +204,7 @@ func (fs *fileSession) close() {
 // cloneDescription copies a description through its SDP, so that each
 // reader gets formats of its own.
 func cloneDescription(d *description.Session) (*description.Session, error) {
-	b, err := d.Marshal(false)
+	b, err := d.Marshal()
 	if err != nil {
 		return nil, err
 	}

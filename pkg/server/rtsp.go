@@ -5,11 +5,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/pion/rtp"
 )
 
@@ -17,9 +17,10 @@ import (
 type rtspHandler struct {
 	s *Server
 
-	// setupMu runs one SETUP at a time: gortsplib v4.16.2 reads other
-	// sessions' transport while a SETUP adds a reader to a stream, and
-	// writes a session's own without a lock, so concurrent SETUPs race.
+	// setupMu runs one SETUP at a time: gortsplib (v4.16.2, and still
+	// v5.6.4) reads other sessions' transport while a SETUP adds a reader
+	// to a stream, and writes a session's own under another lock, so
+	// concurrent SETUPs race (TestConcurrentSetups, with -race).
 	setupMu sync.Mutex
 	holding sync.Map // *gortsplib.ServerConn → struct{}: holds setupMu
 }
@@ -204,7 +205,7 @@ func (h *rtspHandler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.R
 	}
 	ss := ctx.Session
 	ss.OnPacketRTPAny(func(medi *description.Media, forma format.Format, pkt *rtp.Packet) {
-		pts, ok := ss.PacketPTS2(medi, pkt)
+		pts, ok := ss.PacketPTS(medi, pkt)
 		if !ok {
 			return
 		}

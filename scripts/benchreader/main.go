@@ -31,8 +31,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/pion/rtp"
 )
 
@@ -240,8 +240,8 @@ func runCmd(args []string) error {
 func waitLive(u *base.URL, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
-		c := &gortsplib.Client{}
-		err := c.Start(u.Scheme, u.Host)
+		c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host}
+		err := c.Start()
 		if err == nil {
 			_, _, err = c.Describe(u)
 			c.Close()
@@ -257,15 +257,17 @@ func waitLive(u *base.URL, limit time.Duration) error {
 }
 
 func startReader(u *base.URL) (*reader, error) {
-	tcp := gortsplib.TransportTCP
+	tcp := gortsplib.ProtocolTCP
 	r := &reader{c: &gortsplib.Client{
-		Transport:     &tcp,
+		Scheme:        u.Scheme,
+		Host:          u.Host,
+		Protocol:      &tcp,
 		ReadTimeout:   10 * time.Second,
 		WriteTimeout:  10 * time.Second,
 		OnPacketsLost: func(uint64) {}, // counted from sequence numbers below
 		OnDecodeError: func(error) {},
 	}}
-	if err := r.c.Start(u.Scheme, u.Host); err != nil {
+	if err := r.c.Start(); err != nil {
 		return nil, err
 	}
 	desc, _, err := r.c.Describe(u)

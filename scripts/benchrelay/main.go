@@ -50,9 +50,9 @@ import (
 
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
 )
 
@@ -297,12 +297,13 @@ func readRTSP(rawURL string, report func(uint64, time.Time)) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	tcp := gortsplib.TransportTCP
+	tcp := gortsplib.ProtocolTCP
 	c := &gortsplib.Client{
-		Transport: &tcp, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+		Scheme: u.Scheme, Host: u.Host,
+		Protocol: &tcp, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 		OnPacketsLost: func(uint64) {}, OnDecodeError: func(error) {},
 	}
-	if err := c.Start(u.Scheme, u.Host); err != nil {
+	if err := c.Start(); err != nil {
 		return nil, err
 	}
 	desc, _, err := c.Describe(u)

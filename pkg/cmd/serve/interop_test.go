@@ -24,10 +24,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/headers"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
 
@@ -682,10 +682,10 @@ type frameCounter struct {
 
 func startFrameCounter(t *testing.T, srv *clitest.Serve, path string) *frameCounter {
 	t.Helper()
-	tcp := gortsplib.TransportTCP
+	tcp := gortsplib.ProtocolTCP
 	fc := &frameCounter{closed: make(chan struct{})}
-	fc.c = &gortsplib.Client{Scheme: "rtsp", Host: fmt.Sprintf("127.0.0.1:%d", srv.RTSPPort), Transport: &tcp, ReadTimeout: 10 * time.Second}
-	if err := fc.c.Start2(); err != nil {
+	fc.c = &gortsplib.Client{Scheme: "rtsp", Host: fmt.Sprintf("127.0.0.1:%d", srv.RTSPPort), Protocol: &tcp, ReadTimeout: 10 * time.Second}
+	if err := fc.c.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(fc.c.Close)

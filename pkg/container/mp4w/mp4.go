@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	gomp4 "github.com/abema/go-mp4"
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 
 	"github.com/avcat/avcat/pkg/container/mux"

@@ -6,7 +6,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
 
 	"github.com/avcat/avcat/pkg/container/mux"
 	"github.com/avcat/avcat/pkg/engine"
@@ -39,7 +39,7 @@ func (s *Sink) Open(desc *description.Session) error {
 	if desc == nil || len(desc.Medias) == 0 {
 		return fault.New(fault.Unsupported, "SDP: the stream has no media")
 	}
-	b, err := desc.Marshal(false)
+	b, err := desc.Marshal()
 	if err != nil {
 		return fault.New(fault.Unsupported, "SDP: %w", err)
 	}

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/sdp"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/sdp"
 
 	"github.com/avcat/avcat/pkg/container/mux/muxtest"
 	"github.com/avcat/avcat/pkg/container/sdpfile"

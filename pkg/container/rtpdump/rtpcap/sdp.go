@@ -25,8 +25,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/sdp"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/sdp"
 	psdp "github.com/pion/sdp/v3"
 
 	"github.com/avcat/avcat/pkg/fault"
@@ -57,7 +57,7 @@ func MarshalSDP(desc *description.Session) ([]byte, error) {
 	if err := CheckDesc(desc); err != nil {
 		return nil, err
 	}
-	b, err := desc.Marshal(false)
+	b, err := desc.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("marshal SDP: %w", err)
 	}

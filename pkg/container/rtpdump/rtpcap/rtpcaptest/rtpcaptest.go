@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtp"
 
@@ -54,7 +54,7 @@ func Session(t testing.TB, o Options) (*description.Session, []*media.Unit) {
 	h264 := &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: SPS, PPS: PPS}
 	aac := &format.MPEG4Audio{
 		PayloadTyp: 97,
-		Config:     &mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelCount: 2},
+		Config:     &mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelConfig: 2},
 		SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3,
 	}
 	desc := &description.Session{Title: "rtpcaptest", Medias: []*description.Media{
