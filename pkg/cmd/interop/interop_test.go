@@ -1,0 +1,188 @@
+package interop_test
+
+// The clips are 640x480, 25 fps, 4 s (100 frames), AAC 48 kHz stereo
+// (testdata/media/README.md). Every peer runs on free ports of 127.0.0.1
+// and is killed by PID in Cleanup.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/avcat/avcat/internal/clitest"
+	"github.com/avcat/avcat/internal/testpeer"
+)
+
+const (
+	fps        = 25
+	clipFrames = 100
+	aacFPS     = 48000.0 / 1024
+	// pullSecs is how long each pull/record/rtmp-pull runs.
+	pullSecs = 3
+)
+
+func TestMain(m *testing.M) {
+	clitest.RaiseParallel(4, 2)
+	os.Exit(m.Run())
+}
+
+func media(name string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "media", name)
+}
+
+// input is a clip the push tests cover.
+type input struct {
+	file  string
+	video string // ffprobe codec_name
+	audio bool
+}
+
+// pushInputs are the inputs pkg/cmd/push covers.
+var pushInputs = []input{
+	{"h264_baseline_aac.mp4", "h264", true},
+	{"h264_high_bframes_aac.mp4", "h264", true},
+	{"h264_high_bframes_aac_nofaststart.mp4", "h264", true},
+	{"h265_aac.mp4", "hevc", true},
+	{"h264_aac.ts", "h264", true},
+	{"h264_aac.flv", "h264", true},
+	{"h264_baseline.h264", "h264", false},
+}
+
+// want bounds what a file or stream must hold.
+type want struct {
+	video                string
+	audio                bool
+	minFrames, maxFrames int
+	minDur, maxDur       float64 // seconds of the container; 0 = unchecked
+}
+
+// whole is a complete clip.
+func whole(in input) want {
+	return want{video: in.video, audio: in.audio, minFrames: clipFrames, maxFrames: clipFrames, minDur: 3.9, maxDur: 4.2}
+}
+
+// timed is pullSecs of a live stream: --duration is media time, as ffmpeg's -t.
+func timed() want {
+	return want{video: "h264", audio: true, minFrames: pullSecs*fps - 12, maxFrames: pullSecs*fps + 12,
+		minDur: pullSecs - 0.5, maxDur: pullSecs + 0.5}
+}
+
+// check runs ffprobe -count_frames on target (a file, or a live URL with
+// bounding input args) and asserts codec, 640x480, frame counts, duration
+// and AAC 48 kHz stereo.
+func check(t *testing.T, label, target string, w want, args ...string) {
+	t.Helper()
+	r := testpeer.FFprobeStreams(t, append(append([]string{}, args...), "-count_frames", target)...)
+	v, a := r.Video(), r.Audio()
+	if v == nil {
+		t.Errorf("%s: no video stream: %+v", label, r.Streams)
+		return
+	}
+	if v.CodecName != w.video || v.Width != 640 || v.Height != 480 {
+		t.Errorf("%s: video %s %dx%d, want %s 640x480", label, v.CodecName, v.Width, v.Height, w.video)
+	}
+	if v.NbReadFrames < w.minFrames || v.NbReadFrames > w.maxFrames {
+		t.Errorf("%s: %d video frames, want %d..%d", label, v.NbReadFrames, w.minFrames, w.maxFrames)
+	}
+	if w.maxDur > 0 && (r.Format.Duration < w.minDur || r.Format.Duration > w.maxDur) {
+		t.Errorf("%s: lasts %.3f s, want %.1f..%.1f", label, r.Format.Duration, w.minDur, w.maxDur)
+	}
+	summary := fmt.Sprintf("%s: %s %dx%d %d frames, %.3f s", label, v.CodecName, v.Width, v.Height, v.NbReadFrames, r.Format.Duration)
+	switch {
+	case w.audio && a == nil:
+		t.Errorf("%s: no audio stream", label)
+	case !w.audio && a != nil:
+		t.Errorf("%s: unexpected audio %s", label, a.CodecName)
+	case a != nil:
+		if a.CodecName != "aac" || a.SampleRate != 48000 || a.Channels != 2 {
+			t.Errorf("%s: audio %s %d Hz %d ch, want aac 48000 Hz 2 ch", label, a.CodecName, a.SampleRate, a.Channels)
+		}
+		lo := int(float64(w.minFrames)/fps*aacFPS) - 15
+		if a.NbReadFrames < lo {
+			t.Errorf("%s: %d AAC frames, want at least %d", label, a.NbReadFrames, lo)
+		}
+		summary += fmt.Sprintf("; aac %d frames", a.NbReadFrames)
+	}
+	t.Log(summary)
+}
+
+// liveArgs bound ffprobe on a live RTMP/RTSP URL to about secs of media.
+func liveArgs(url string, secs int) []string {
+	args := []string{"-read_intervals", fmt.Sprintf("%%+%d", secs)}
+	if strings.HasPrefix(url, "rtsp") {
+		return append(args, "-rtsp_transport", "tcp")
+	}
+	return append(args, "-rw_timeout", "5000000")
+}
+
+// run runs avcat and requires exit 0.
+func run(t *testing.T, limit time.Duration, args ...string) *clitest.Result {
+	t.Helper()
+	r := clitest.Run(t, limit, args...)
+	if r.Code != 0 {
+		t.Fatalf("avcat %s:\n%s", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// background runs avcat until the test ends (stopped like Ctrl-C).
+func background(t *testing.T, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *clitest.Result, 1)
+	go func() { done <- clitest.RunContext(ctx, args...) }()
+	t.Cleanup(func() {
+		cancel()
+		if r := <-done; t.Failed() {
+			t.Logf("avcat %s:\n%s", strings.Join(args, " "), r)
+		}
+	})
+}
+
+// pullCase is one reading verb; "OUT.ext" in args becomes the output file.
+type pullCase struct {
+	name string
+	args []string
+}
+
+// pullCases are the reading verbs, each writing pullSecs of the stream to a
+// file (rtsp may be "" for an RTMP-only server).
+func pullCases(rtsp, rtmp string) []pullCase {
+	d := fmt.Sprintf("%ds", pullSecs)
+	var cs []pullCase
+	if rtsp != "" {
+		cs = append(cs,
+			pullCase{"pull_rtsp", []string{"pull", "--duration", d, "-o", "OUT.mp4", rtsp}},
+			pullCase{"record_rtsp", []string{"record", "--duration", d, "-o", "OUT.mp4", rtsp}})
+	}
+	return append(cs,
+		pullCase{"pull_rtmp", []string{"pull", "--duration", d, "-o", "OUT.mp4", rtmp}},
+		pullCase{"record_rtmp", []string{"record", "--duration", d, "-o", "OUT.mp4", rtmp}},
+		pullCase{"rtmp-pull", []string{"rtmp-pull", "--duration", d, "-o", "OUT.flv", rtmp}})
+}
+
+// runPulls runs every reading verb against the live stream and checks what
+// each wrote.
+func runPulls(t *testing.T, rtsp, rtmp string) {
+	for _, c := range pullCases(rtsp, rtmp) {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{}, c.args...)
+			var out string
+			for i, a := range args {
+				if strings.HasPrefix(a, "OUT.") {
+					out = filepath.Join(t.TempDir(), "rx"+strings.TrimPrefix(a, "OUT"))
+					args[i] = out
+				}
+			}
+			run(t, 60*time.Second, args...)
+			check(t, c.name, out, timed())
+		})
+	}
+}
