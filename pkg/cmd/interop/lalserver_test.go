@@ -16,9 +16,15 @@ func TestLalServerPush(t *testing.T) {
 	for _, in := range pushInputs {
 		t.Run(in.file, func(t *testing.T) {
 			t.Parallel()
+			if !in.audio {
+				// lalserver records and forwards nothing of a video-only
+				// RTSP publisher (ffmpeg -c copy -f rtsp of the same file
+				// gives the same 162-byte FLV); RTMP works.
+				t.Skip("lalserver v0.37.4 drops video-only RTSP publishers (ffmpeg's too)")
+			}
 			l := testpeer.StartLalServer(t, testpeer.LalOptions{RecordFLV: true})
-			run(t, 60*time.Second, "push", "--speed", "2", media(in.file), l.RTSP("live", "in"))
-			check(t, "lalserver recording", l.WaitRecordDone(t, "in", 20*time.Second), whole(in))
+			pushInto(t, "push", in, l.RTSP("live", "in"),
+				func() string { return l.WaitRecordDone(t, "in", 20*time.Second) }, l.RTSP("live", "in"))
 		})
 	}
 }
@@ -31,8 +37,8 @@ func TestLalServerRTMPPush(t *testing.T) {
 		t.Run(in.file, func(t *testing.T) {
 			t.Parallel()
 			l := testpeer.StartLalServer(t, testpeer.LalOptions{RecordFLV: true})
-			run(t, 60*time.Second, "rtmp-push", "--speed", "2", media(in.file), l.RTMP("live", "in"))
-			check(t, "lalserver recording", l.WaitRecordDone(t, "in", 20*time.Second), whole(in))
+			pushInto(t, "rtmp-push", in, l.RTMP("live", "in"),
+				func() string { return l.WaitRecordDone(t, "in", 20*time.Second) }, l.RTSP("live", "in"))
 		})
 	}
 }

@@ -20,8 +20,8 @@ func TestNodeMediaRTMPPush(t *testing.T) {
 		t.Run(in.file, func(t *testing.T) {
 			t.Parallel()
 			n := testpeer.StartNodeMediaServer(t, testpeer.NodeMediaOptions{Record: true})
-			run(t, 60*time.Second, "rtmp-push", "--speed", "2", media(in.file), n.URL("live", "in"))
-			check(t, "node-media-server recording", n.WaitRecordDone(t, "live", "in", 20*time.Second), whole(in))
+			pushInto(t, "rtmp-push", in, n.URL("live", "in"),
+				func() string { return n.WaitRecordDone(t, "live", "in", 20*time.Second) }, n.URL("live", "in"))
 		})
 	}
 }
