@@ -51,16 +51,16 @@ func (n *NodeMediaServer) Recordings(app, stream string) []string {
 }
 
 // WaitRecordDone waits until node-media-server has closed the recording of
-// app/stream (it logs "done record" when the publisher left) and returns it.
+// app/stream (when the publisher left) and returns it.
 func (n *NodeMediaServer) WaitRecordDone(t testing.TB, app, stream string, limit time.Duration) string {
 	t.Helper()
-	key := "/" + app + "/" + stream + " done record "
+	key := "avcat-launcher: record closed /" + app + "/" + stream + " "
 	var file string
 	err := poll(limit, nil, func() error {
 		out := n.Process.Output()
 		i := strings.LastIndex(out, key)
 		if i < 0 {
-			return errors.New("no \"done record\" line yet")
+			return errors.New("recording not closed yet")
 		}
 		file = strings.TrimSpace(strings.SplitN(out[i+len(key):], "\n", 2)[0])
 		return nil
@@ -77,10 +77,23 @@ func (n *NodeMediaServer) WaitRecordDone(t testing.TB, app, stream string, limit
 const nodeMediaLauncher = `// written by avcat's internal/testpeer
 "use strict";
 const fs = require("fs");
+const path = require("path");
 const NodeMediaServer = require(process.argv[2]);
+const Context = require(path.join(process.argv[2], "src", "core", "context.js"));
 const configPath = process.argv[3];
 const config = JSON.parse(fs.readFileSync(configPath, "utf8"));
 const nms = new NodeMediaServer(config, configPath);
+// A publisher that leaves keeps its stream (and recording) open for a 30 s
+// grace period, in case it comes back; tests want the file at once.
+nms.on("postPublish", (session) => {
+  const b = Context.broadcasts.get(session.streamPath);
+  if (b) { b.publishGraceMs = config.avcatPublishGraceMs; }
+});
+// "done record" is logged before the file is flushed and closed.
+nms.on("doneRecord", (session) => {
+  const say = () => console.log("avcat-launcher: record closed " + session.streamPath + " " + session.filePath);
+  if (session.fileStream.closed) { say(); } else { session.fileStream.once("close", say); }
+});
 nms.run().then(() => {
   for (const task of config.avcatRelays || []) {
     nms.relayServer.addTask(task);
@@ -121,6 +134,8 @@ func StartNodeMediaServer(t testing.TB, opts NodeMediaOptions) *NodeMediaServer 
 			"store":       map[string]any{"path": filepath.Join(dir, "data")},
 			"record":      map[string]any{"auto": opts.Record, "path": n.RecordDir},
 			"avcatRelays": opts.Relays,
+			// The publisher's grace period, so that WaitRecordDone is quick.
+			"avcatPublishGraceMs": 200,
 		}
 		b, _ := json.MarshalIndent(conf, "", "  ")
 		confPath, launcher := filepath.Join(dir, "config.json"), filepath.Join(dir, "launch.js")

@@ -234,3 +234,12 @@ func lastLine(s string) string {
 	}
 	return s
 }
+
+// Poll calls check until it succeeds and fails the test after limit: a
+// readiness poll for tests (never a fixed sleep).
+func Poll(t testing.TB, limit time.Duration, check func() error) {
+	t.Helper()
+	if err := poll(limit, nil, check); err != nil {
+		t.Fatalf("testpeer: %v", err)
+	}
+}
