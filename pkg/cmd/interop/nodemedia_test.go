@@ -54,22 +54,27 @@ func TestNodeMediaReadsServe(t *testing.T) {
 		args = append(args, "--file", "live/"+c.name+"="+media(c.file))
 	}
 	srv := clitest.StartServe(t, args...)
-	var relays []testpeer.NodeMediaRelay
 	for _, c := range cases {
-		src := srv.RTSP("live/" + c.name)
-		if c.proto == "rtmp" {
-			src = srv.RTMP("live/" + c.name)
-		}
-		relays = append(relays, testpeer.NodeMediaRelay{URL: src, StreamPath: "/live/" + c.name})
-	}
-	n := testpeer.StartNodeMediaServer(t, testpeer.NodeMediaOptions{Relays: relays})
-	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
+			src := srv.RTSP("live/" + c.name)
+			if c.proto == "rtmp" {
+				src = srv.RTMP("live/" + c.name)
+			} else {
+				// node-media-server 4.4.3's RTSP relay dies (TypeError at
+				// rtsp_client_session.js:374, its broadcast is still null)
+				// when RTP arrives in the same read as the PLAY response,
+				// which any server may do; and it never sends the AAC
+				// AudioSpecificConfig (it labels all AAC 44.1 kHz).
+				t.Skip("node-media-server 4.4.3's RTSP relay crashes on RTP that follows PLAY's response at once")
+			}
+			n := testpeer.StartNodeMediaServer(t, testpeer.NodeMediaOptions{
+				Relays: []testpeer.NodeMediaRelay{{URL: src, StreamPath: "/live/" + c.name}},
+			})
 			out := n.URL("live", c.name)
 			testpeer.WaitRTMPStream(t, out)
 			w := want{video: "h264", audio: true, minFrames: 2*fps - 5, maxFrames: 3*fps + 5}
-			check(t, "node-media-server relay of "+relays[i].URL, out, w, liveArgs(out, 2)...)
+			check(t, "node-media-server relay of "+src, out, w, liveArgs(out, 2)...)
 		})
 	}
 }
