@@ -78,7 +78,7 @@ func (c *Config) newClient(tr *gortsplib.Transport, onResponse func(*base.Respon
 			c.sniffMu.Lock()
 			c.sniff = sc
 			c.sniffMu.Unlock()
-			return sc, nil
+			return newLFConn(sc), nil
 		},
 		OnRequest: c.traceRequest,
 		OnResponse: func(r *base.Response) {
