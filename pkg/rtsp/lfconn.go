@@ -18,13 +18,13 @@ type lfConn struct {
 	out []byte // converted bytes not yet returned
 
 	st       lfState
-	left     int    // bytes left in a body or interleaved frame
-	frameHdr int    // interleaved header bytes seen (after '$')
+	left     int // bytes left in a body or interleaved frame
+	frameHdr int // interleaved header bytes seen (after '$')
 	frameLen [2]byte
 	line     []byte // start of the current header line, for Content-Length
 	lineLen  int    // bytes in the current line, CR excluded
 	prevCR   bool
-	clen     int // Content-Length of the current message
+	clen     int   // Content-Length of the current message
 	err      error // read error held back until out is drained
 }
 
