@@ -33,6 +33,8 @@ type stream struct {
 	closeOnce sync.Once
 
 	bytesIn atomic.Uint64
+	// rtpWritten counts the RTP packets of writeUnit, for fileSession.drain.
+	rtpWritten atomic.Uint64
 	// dropped counts units that unit readers (RTMP) had no room for.
 	dropped atomic.Uint64
 }
@@ -79,7 +81,9 @@ func (st *stream) writeUnit(u *media.Unit) {
 			ntp = time.Now()
 		}
 		for _, pkt := range pkts {
-			_ = st.rtsp.WritePacketRTPWithNTP(u.Media, pkt, ntp)
+			if st.rtsp.WritePacketRTPWithNTP(u.Media, pkt, ntp) == nil {
+				st.rtpWritten.Add(1)
+			}
 		}
 	}
 	st.mu.RLock()

@@ -153,4 +153,25 @@ func TestServeFileCapture(t *testing.T) {
 			t.Logf("track %d: %d of %d payloads served as captured, at most %v off the capture's timing", i, n, len(w.payloads), worst)
 		}
 	})
+
+	// Played once, the whole capture reaches the reader, its end included.
+	t.Run("played once, whole", func(t *testing.T) {
+		once := clitest.StartServe(t, "--no-loop", "--file", "cam="+orig)
+		again := filepath.Join(t.TempDir(), "again.pcap")
+		// The pull ends by itself when the file does.
+		if r := clitest.Run(t, 30*time.Second, "pull", "--transport", "tcp", "-o", again, once.RTSP("cam")); r.Code != 0 {
+			t.Fatalf("pull of the served capture:\n%s", r)
+		}
+		got := readCapture(t, again)
+		for i := range want {
+			w, g := want[i], got[i]
+			n := 0
+			for n < min(len(w.payloads), len(g.payloads)) && w.payloads[n] == g.payloads[n] {
+				n++
+			}
+			if n != len(w.payloads) || len(g.payloads) != len(w.payloads) {
+				t.Errorf("track %d: %d payloads served, %d captured; the first %d are equal", i, len(g.payloads), len(w.payloads), n)
+			}
+		}
+	})
 }
