@@ -148,7 +148,7 @@ func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Res
 	name := normPath(ctx.Path)
 	if t, ok := h.s.templates[name]; ok {
 		if d.file == nil {
-			fs, err := newFileSession(h.s, t)
+			fs, err := newFileSession(h.s, t, ctx.Session)
 			if err != nil {
 				h.s.Logger.Warnf("%s: %v", name, err)
 				return status(base.StatusInternalServerError, ""), nil, nil
