@@ -53,6 +53,13 @@ type Lossless interface {
 	Lossless() bool
 }
 
+// Starter is implemented by sinks that drop units until they can start
+// (files wait for a keyframe and its parameter sets): Started reports
+// whether any media was written.
+type Starter interface {
+	Started() bool
+}
+
 // Decoding is implemented by sources that can depacketize on demand.
 type Decoding interface {
 	SetDecode(on bool)

@@ -137,6 +137,28 @@ func (s *Session) Stats() *Stats { return s.stats.Load() }
 // Reason says why Run returned.
 func (s *Session) Reason() StopReason { return s.reason }
 
+// WroteMedia reports, after Run, whether a sink wrote media: a Starter
+// says so itself; any other sink got media if a unit was delivered.
+func (s *Session) WroteMedia() bool {
+	delivered := false
+	if st := s.Stats(); st != nil {
+		for _, t := range st.Snapshot() {
+			if t.Packets > 0 || t.Frames > 0 {
+				delivered = true
+			}
+		}
+	}
+	if !delivered {
+		return false
+	}
+	for _, sk := range s.Sinks {
+		if st, ok := sk.(Starter); !ok || st.Started() {
+			return true
+		}
+	}
+	return false
+}
+
 // Dropped returns, per sink, how many units its queue dropped.
 func (s *Session) Dropped() []uint64 {
 	s.queuesMu.Lock()

@@ -15,6 +15,7 @@ import (
 	"github.com/avcat/avcat/pkg/container/rtpdump/rtpcap"
 	"github.com/avcat/avcat/pkg/endpoint"
 	"github.com/avcat/avcat/pkg/engine"
+	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/progress"
@@ -202,21 +203,42 @@ func Run(ctx context.Context, opts *Options) error {
 	rep.Start()
 	err = sess.Run(ctx)
 	rep.Stop()
-	if err != nil {
-		if opts.Output != "-" && nothingReceived(sess) {
-			// The stream failed before its first packet (at SETUP or
-			// PLAY): leave no empty file behind.
+	removeEmpty := func() {
+		if opts.Output != "-" {
 			_ = os.Remove(opts.Output)
 			if format == endpoint.OutRTPDump || format == endpoint.OutPcap {
 				_ = os.Remove(rtpcap.SidecarPath(opts.Output))
 			}
 		}
+	}
+	if err != nil {
+		if nothingReceived(sess) || !sess.WroteMedia() {
+			// The stream failed before its first usable unit (at SETUP
+			// or PLAY, or before a keyframe): leave no empty file behind.
+			removeEmpty()
+		}
 		return err
+	}
+	if !sess.WroteMedia() {
+		removeEmpty()
+		if sess.Reason() == engine.StopCanceled {
+			log.Infof("interrupted before any media was written; no output")
+			return nil
+		}
+		return fault.New(fault.Network, "no usable media received before the stop (%s): %s", sess.Reason(), noMediaHint(sess))
 	}
 	if sess.Reason() == engine.StopGap {
 		log.Infof("stopped: nothing received for %s", opts.Gap)
 	}
 	return nil
+}
+
+// noMediaHint says what was missing when nothing could be written.
+func noMediaHint(sess *engine.Session) string {
+	if nothingReceived(sess) {
+		return "no packet arrived"
+	}
+	return "no keyframe with its parameter sets arrived"
 }
 
 func nothingReceived(sess *engine.Session) bool {

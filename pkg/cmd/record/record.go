@@ -153,6 +153,7 @@ func recordRun(ctx context.Context, opts *Options) error {
 	if _, _, err := resolver.Source(opts.URL, endpoint.SourceOptions{}); err != nil {
 		return err // a malformed URL fails before anything else
 	}
+	parent := ctx // canceled only by a signal
 	if opts.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
@@ -194,6 +195,9 @@ func recordRun(ctx context.Context, opts *Options) error {
 			err = sess.Run(ctx)
 			rep.Stop()
 			if ctx.Err() != nil {
+				if err == nil && len(files) == 0 && !seg.Started() {
+					return noMedia(parent, opts.Duration)
+				}
 				return finalErr(err, files)
 			}
 			gotMedia = receivedMedia(sess)
@@ -201,6 +205,9 @@ func recordRun(ctx context.Context, opts *Options) error {
 				err = fault.New(fault.Network, "the source ended the stream")
 			}
 		} else if ctx.Err() != nil {
+			if len(files) == 0 {
+				return noMedia(parent, opts.Duration)
+			}
 			return nil
 		}
 		if gotMedia {
@@ -219,10 +226,22 @@ func recordRun(ctx context.Context, opts *Options) error {
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
+			if len(files) == 0 {
+				return noMedia(parent, opts.Duration)
+			}
 			return nil
 		}
 		backoff = min(2*backoff, opts.RetryMax)
 	}
+}
+
+// noMedia is the end of a run that wrote no file: a failure when
+// --duration ran out (the server never delivered), nothing on a signal.
+func noMedia(parent context.Context, d time.Duration) error {
+	if parent.Err() != nil {
+		return nil
+	}
+	return fault.New(fault.Network, "no media received within --duration %s: nothing recorded", d)
 }
 
 // formatFor maps record's formats onto the sink formats.

@@ -134,3 +134,28 @@ func TestRecordUnwritableOutput(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordNoAnswer: a server that accepts the connection and never
+// answers, with --duration shorter than --timeout, used to end with exit
+// 0, no file and no word. It is a network failure: one line, exit 3, and
+// nothing left behind.
+func TestRecordNoAnswer(t *testing.T) {
+	t.Parallel()
+	silent := testpeer.SilentTCPServer(t)
+	for _, tr := range []string{"tcp", "udp"} {
+		t.Run(tr, func(t *testing.T) {
+			dir := t.TempDir()
+			r := clitest.Run(t, 20*time.Second, "record", "--transport", tr, "--duration", "1s", "-o", filepath.Join(dir, "out.mp4"), silent.URL("rtsp", "cam"))
+			if r.Code != 3 {
+				t.Fatalf("exit %d, want 3\n%s", r.Code, r)
+			}
+			if !strings.Contains(r.ErrLine(), "no media received within --duration 1s") ||
+				strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+				t.Fatalf("want one line naming the missing media\n%s", r)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Fatalf("left files behind: %v", ents)
+			}
+		})
+	}
+}

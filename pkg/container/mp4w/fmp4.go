@@ -276,6 +276,14 @@ func (s *FMP4Sink) Flush() error {
 	return s.fragment()
 }
 
+// Started reports whether media reached the file: units before the first
+// keyframe (or audio start) are dropped.
+func (s *FMP4Sink) Started() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clock.Started()
+}
+
 // Close writes the last samples and closes the file. It is safe after a
 // failed Open or write, and more than once; it returns the write error.
 func (s *FMP4Sink) Close() error {

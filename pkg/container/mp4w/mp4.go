@@ -239,6 +239,14 @@ func (s *MP4Sink) writeChunk(t *tableTrack) error {
 	return err
 }
 
+// Started reports whether media reached the file: units before the first
+// keyframe (or audio start) are dropped.
+func (s *MP4Sink) Started() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clock.Started()
+}
+
 // Close writes the last chunks, patches the mdat size and appends the
 // moov. It is safe after a failed Open or write, and more than once; it
 // returns the write error, if any.
