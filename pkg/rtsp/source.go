@@ -274,13 +274,13 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 		return nil
 	}
 	if ended.Load() {
-		s.Logger.Debugf("every track said BYE: end of stream")
+		s.Logger.Infof("stream ended: the server sent RTCP BYE on every track")
 		return nil
 	}
 	// A server that closes the connection after media flowed has ended the
 	// stream (the publisher left): that is an end of stream, not a failure.
 	if gotMedia.Load() && isClosed(err) {
-		s.Logger.Debugf("server closed the connection: end of stream")
+		s.Logger.Infof("stream ended: %s closed the connection", mediaurl.HostPort(s.URL))
 		return nil
 	}
 	return s.fail(err)

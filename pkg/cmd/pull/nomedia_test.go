@@ -12,7 +12,11 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 
+	"github.com/avcat/avcat/internal/clitest"
+	"github.com/avcat/avcat/internal/testpeer"
+	"github.com/avcat/avcat/internal/testpeer/rtmppeer"
 	"github.com/avcat/avcat/pkg/cmd/pull"
+	"github.com/avcat/avcat/pkg/container/flv"
 	"github.com/avcat/avcat/pkg/cmdutil"
 	"github.com/avcat/avcat/pkg/endpoint"
 	"github.com/avcat/avcat/pkg/engine"
@@ -99,5 +103,42 @@ func TestPullNoUsableMedia(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestPullSourceEnds: a source that goes away after media flowed ends a
+// pull the same way over RTSP and RTMP: the file is finalized, exit 0, and
+// stderr says why the stream ended (RTSP was silent, RTMP exited 3).
+func TestPullSourceEnds(t *testing.T) {
+	t.Parallel()
+	clip := testpeer.MediaFile(t, "h264_aac.flv")
+	dying := rtmppeer.DyingServer(t, clip, 300)
+	srv := clitest.StartServe(t, "--no-loop", "--file", "clip="+testpeer.MediaFile(t, "h264_baseline_aac.mp4"))
+	cases := []struct{ name, url, why string }{
+		{"rtmp server dies", dying.URL("live/x"), "closed the connection"},
+		{"rtsp session closed", srv.RTSP("clip"), "closed the connection"},
+		{"rtmp end of stream", srv.RTMP("clip"), "NetStream.Play.Stop"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "out.flv")
+			r := clitest.Run(t, 30*time.Second, "pull", "-o", out, c.url)
+			if r.Code != 0 {
+				t.Fatalf("exit %d, want 0\n%s", r.Code, r)
+			}
+			if !strings.Contains(r.Stderr, "stream ended: ") || !strings.Contains(r.Stderr, c.why) {
+				t.Fatalf("stderr does not say why the stream ended (%q)\n%s", c.why, r)
+			}
+			src := &flv.Source{Path: out}
+			desc, err := src.Open(context.Background())
+			if err != nil {
+				t.Fatalf("the output is not a valid FLV: %v", err)
+			}
+			src.Close()
+			if len(desc.Medias) == 0 {
+				t.Fatal("no track in the output")
+			}
+		})
 	}
 }
