@@ -3,8 +3,6 @@ package pull
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -102,7 +100,7 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 	fl.StringVar(&opts.User, "user", "", "user name (overrides the URL's)")
 	fl.StringVar(&opts.Pass, "pass", "", "password (overrides the URL's)")
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates")
-	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats to FILE")
+	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats to FILE (- for stdout, with -o FILE); see docs/stats-json.md")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(endpoint.OutputFormats, cobra.ShellCompDirectiveNoFileComp))
 	if opts.RTMPOnly {
 		return
@@ -129,6 +127,9 @@ func (opts *Options) Validate(cmd *cobra.Command) error {
 	}
 	if opts.VideoOnly && opts.AudioOnly {
 		return cmdutil.FlagErrorf("--video-only and --audio-only exclude each other")
+	}
+	if opts.StatsJSON == "-" && opts.Output == "-" {
+		return cmdutil.FlagErrorf("--stats-json - and -o - would both write to stdout: give -o FILE or --stats-json FILE")
 	}
 	if opts.Range != "" {
 		start, ok := rtsp.ParseNPTStart(opts.Range)
@@ -189,16 +190,12 @@ func Run(ctx context.Context, opts *Options) error {
 		return sess.Run(canceled())
 	}
 
-	var jsonOut io.Writer
-	if opts.StatsJSON != "" {
-		f, err := os.Create(opts.StatsJSON)
-		if err != nil {
-			_ = sess.Run(canceled())
-			return fmt.Errorf("--stats-json: %w", err)
-		}
-		defer f.Close()
-		jsonOut = f
+	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
+	if err != nil {
+		_ = sess.Run(canceled())
+		return err
 	}
+	defer jsonOut.Close()
 	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "pulled"}
 	rep.Start()
 	err = sess.Run(ctx)

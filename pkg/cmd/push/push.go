@@ -4,8 +4,6 @@ package push
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -121,7 +119,7 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates (rtsps://, rtmps://)")
 	fl.BoolVar(&opts.VideoOnly, "video-only", false, "send only the video tracks")
 	fl.BoolVar(&opts.AudioOnly, "audio-only", false, "send only the audio tracks")
-	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats to FILE (- for stdout)")
+	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats to FILE (- for stdout); see docs/stats-json.md")
 	fl.StringVar(&opts.SDP, "sdp", "", "SDP describing an rtpdump or pcap input (default NAME.sdp beside it)")
 	fl.BoolVar(&opts.Reconnect, "reconnect", false, "when the server goes away, reconnect with backoff instead of failing")
 	fl.DurationVar(&opts.RetryMin, "retry-min", 500*time.Millisecond, "first reconnect delay")
@@ -216,22 +214,14 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	opts.Logger().Debugf("publishing to %s", mediaurl.RedactURL(u))
 
-	var jsonOut io.Writer
-	switch opts.StatsJSON {
-	case "":
-	case "-":
-		jsonOut = opts.IO.Out
-	default:
-		f, err := os.Create(opts.StatsJSON)
-		if err != nil {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			_ = sess.Run(ctx) // a canceled run only closes the source and sink
-			return fmt.Errorf("--stats-json: %w", err)
-		}
-		defer f.Close()
-		jsonOut = f
+	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
+	if err != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = sess.Run(ctx) // a canceled run only closes the source and sink
+		return err
 	}
+	defer jsonOut.Close()
 	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "pushed", Extra: func() string {
 		if opts.Loop == 1 {
 			return ""

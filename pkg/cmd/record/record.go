@@ -116,7 +116,7 @@ flushed every second, so even kill -9 loses at most the last second.`,
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates")
 	fl.BoolVar(&opts.VideoOnly, "video-only", false, "record only video")
 	fl.BoolVar(&opts.AudioOnly, "audio-only", false, "record only audio")
-	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats and segment events to FILE")
+	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats and segment events to FILE (- for stdout); see docs/stats-json.md")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"mp4", "fmp4", "ts"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(rtsp.Transports, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -143,7 +143,7 @@ func (opts *Options) outputFormat() (string, error) {
 	return "", fault.New(fault.Usage, "unknown --format %q: want mp4, fmp4 or ts", f)
 }
 
-func recordRun(ctx context.Context, opts *Options) error {
+func recordRun(ctx context.Context, opts *Options) (err error) {
 	log := opts.Logger()
 	format, err := opts.outputFormat()
 	if err != nil {
@@ -159,10 +159,24 @@ func recordRun(ctx context.Context, opts *Options) error {
 		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
 		defer cancel()
 	}
+	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
+	if err != nil {
+		return err
+	}
+	defer jsonOut.Close()
 	var files []string
+	start := time.Now()
+	defer func() {
+		jsonOut.Event("end", recordEnd{Elapsed: time.Since(start).Seconds(), Files: len(files), Error: errString(err)})
+	}()
 	onSegment := func(path string) {
 		files = append(files, path)
 		log.Infof("recorded %s", path)
+		ev := segmentEvent{Path: path}
+		if st, err := os.Stat(path); err == nil {
+			ev.Bytes = st.Size()
+		}
+		jsonOut.Event("segment", ev)
 		if opts.OnSegment != "" {
 			runHook(opts.OnSegment, path, log)
 		}
@@ -190,7 +204,7 @@ func recordRun(ctx context.Context, opts *Options) error {
 		_, err = sess.Open(ctx)
 		gotMedia := false
 		if err == nil {
-			rep := &progress.Reporter{IO: opts.IO, Session: sess, Verb: "recorded"}
+			rep := &progress.Reporter{IO: opts.IO, Session: sess, Verb: "recorded", JSON: jsonOut, EndEvent: "connection_end"}
 			rep.Start()
 			err = sess.Run(ctx)
 			rep.Stop()
@@ -223,6 +237,7 @@ func recordRun(ctx context.Context, opts *Options) error {
 			return err
 		}
 		log.Warnf("source lost (%v); reconnecting in %s", err, backoff)
+		jsonOut.Event("reconnect", reconnectEvent{Error: errString(err), DelaySec: backoff.Seconds()})
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -233,6 +248,32 @@ func recordRun(ctx context.Context, opts *Options) error {
 		}
 		backoff = min(2*backoff, opts.RetryMax)
 	}
+}
+
+// segmentEvent is the "segment" event: one finished file.
+type segmentEvent struct {
+	Path  string `json:"path"`
+	Bytes int64  `json:"bytes"`
+}
+
+// recordEnd is record's final event.
+type recordEnd struct {
+	Elapsed float64 `json:"elapsed_seconds"`
+	Files   int     `json:"files"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// reconnectEvent is the "reconnect" event: the source was lost.
+type reconnectEvent struct {
+	Error    string  `json:"error,omitempty"`
+	DelaySec float64 `json:"delay_seconds"`
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // noMedia is the end of a run that wrote no file: a failure when

@@ -3,10 +3,8 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +75,9 @@ with timestamps that keep going forward.`,
 			if opts.RetryMin <= 0 || opts.RetryMax < opts.RetryMin {
 				return cmdutil.FlagErrorf("--retry-min must be positive and at most --retry-max")
 			}
+			if opts.StatsJSON == "-" && slices.Contains(opts.Destinations, "-") {
+				return cmdutil.FlagErrorf("--stats-json - and the destination - would both write to stdout: give one a file")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -94,13 +95,12 @@ with timestamps that keep going forward.`,
 	fl.StringVar(&opts.User, "user", "", "source user name (overrides the URL's)")
 	fl.StringVar(&opts.Pass, "pass", "", "source password (overrides the URL's)")
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates")
-	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats and endpoint events to FILE")
+	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats and endpoint events to FILE (- for stdout); see docs/stats-json.md")
 	return cmd
 }
 
 // endpointEvent is an NDJSON line about one endpoint.
 type endpointEvent struct {
-	Event    string `json:"event"`
 	Endpoint string `json:"endpoint"`
 	State    string `json:"state"`
 	Error    string `json:"error,omitempty"`
@@ -109,19 +109,15 @@ type endpointEvent struct {
 func relayRun(ctx context.Context, opts *Options) error {
 	resolver := opts.Endpoints()
 	log := opts.Logger()
-	var jsonMu sync.Mutex
-	var jsonOut io.Writer
-	if opts.StatsJSON != "" {
-		f, err := os.Create(opts.StatsJSON)
-		if err != nil {
-			return fmt.Errorf("--stats-json: %w", err)
-		}
-		defer f.Close()
-		jsonOut = f
+	var logMu sync.Mutex
+	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
+	if err != nil {
+		return err
 	}
+	defer jsonOut.Close()
 	lastErr := make(map[string]string)
 	event := func(name string, state engine.EndpointState, err error) {
-		jsonMu.Lock()
+		logMu.Lock()
 		switch {
 		case err != nil && lastErr[name] != err.Error():
 			// Each new problem once; retries of the same one stay quiet.
@@ -133,18 +129,12 @@ func relayRun(ctx context.Context, opts *Options) error {
 		case state == engine.StateConnecting:
 			log.Debugf("%s: %s", name, state)
 		}
-		jsonMu.Unlock()
-		if jsonOut != nil {
-			ev := endpointEvent{Event: "endpoint", Endpoint: name, State: state.String()}
-			if err != nil {
-				ev.Error = err.Error()
-			}
-			if b, err := json.Marshal(ev); err == nil {
-				jsonMu.Lock()
-				_, _ = jsonOut.Write(append(b, '\n'))
-				jsonMu.Unlock()
-			}
+		logMu.Unlock()
+		ev := endpointEvent{Endpoint: name, State: state.String()}
+		if err != nil {
+			ev.Error = err.Error()
 		}
+		jsonOut.Event("endpoint", ev)
 	}
 
 	src, srcName, err := openSource(opts, resolver, event)

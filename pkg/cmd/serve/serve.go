@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,6 +25,7 @@ import (
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/progress"
 	"github.com/avcat/avcat/pkg/server"
 )
 
@@ -223,13 +222,13 @@ func serveRun(ctx context.Context, opts *Options) error {
 	}
 	cfg.Logger = log
 
-	events, closeEvents, err := opts.openStats()
+	events, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
 	if err != nil {
 		return err
 	}
-	defer closeEvents()
+	defer events.Close()
 	if events != nil {
-		cfg.OnEvent = func(ev server.Event) { events.write(ev) }
+		cfg.OnEvent = func(ev server.Event) { events.Event(ev.Type, ev) }
 	}
 
 	srv := &server.Server{Config: *cfg}
@@ -266,7 +265,7 @@ func serveRun(ctx context.Context, opts *Options) error {
 			status.update(stats)
 			if events != nil && time.Since(lastStats) >= opts.StatsInterval {
 				lastStats = time.Now()
-				events.write(map[string]any{"event": "stats", "time": time.Now().UTC().Format(time.RFC3339), "paths": stats})
+				events.Event("stats", map[string]any{"paths": stats})
 			}
 		}
 	}
@@ -324,36 +323,6 @@ func dumpTable(w io.Writer, stats []server.PathStats) {
 	for _, p := range stats {
 		fmt.Fprintf(w, "%-20s %-5s %-9s %-20s %7d %12d %8d\n", p.Path, p.Kind, p.Protocol, p.Tracks, p.Readers, p.BytesIn, p.Dropped)
 	}
-}
-
-// statsWriter writes NDJSON lines, safely from several goroutines.
-type statsWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *statsWriter) write(v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, _ = s.w.Write(append(b, '\n'))
-}
-
-func (opts *Options) openStats() (*statsWriter, func(), error) {
-	switch opts.StatsJSON {
-	case "":
-		return nil, func() {}, nil
-	case "-":
-		return &statsWriter{w: opts.IO.Out}, func() {}, nil
-	}
-	f, err := os.Create(opts.StatsJSON)
-	if err != nil {
-		return nil, nil, fault.New(fault.Runtime, "--stats-json: %v", err)
-	}
-	return &statsWriter{w: f}, func() { f.Close() }, nil
 }
 
 // statusLine is the live one-line status on a terminal.
