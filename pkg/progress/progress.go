@@ -22,10 +22,10 @@ type Figures struct {
 	VideoFrames uint64  `json:"video_frames"`
 	AudioFrames uint64  `json:"audio_frames"`
 	Packets     uint64  `json:"packets"`
-	Lost       uint64  `json:"packets_lost"`
-	Dropped    uint64  `json:"dropped"`
-	Extra      string  `json:"extra,omitempty"`
-	Reason     string  `json:"reason,omitempty"`
+	Lost        uint64  `json:"packets_lost"`
+	Dropped     uint64  `json:"dropped"`
+	Extra       string  `json:"extra,omitempty"`
+	Reason      string  `json:"reason,omitempty"`
 }
 
 // Reporter follows an engine session.
