@@ -94,7 +94,7 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 	fl.BoolVar(&opts.VideoOnly, "video-only", false, "keep only video tracks")
 	fl.BoolVar(&opts.AudioOnly, "audio-only", false, "keep only audio tracks")
 	fl.IntSliceVar(&opts.Tracks, "track", nil, "keep track N (0-based, repeatable)")
-	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this long")
+	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this much media, from the first keyframe (as ffmpeg -t)")
 	fl.IntVar(&opts.Frames, "frames", -1, "stop after N video frames")
 	fl.DurationVar(&opts.Gap, "gap", 0, "stop when no packet arrived for this long")
 	fl.StringVar(&opts.User, "user", "", "user name (overrides the URL's)")
@@ -174,7 +174,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if !sel.IsZero() {
 		src = &engine.Select{Source: src, Selection: sel}
 	}
-	sess := &engine.Session{Source: src, Sinks: []engine.Sink{sink}, Duration: opts.Duration, Gap: opts.Gap}
+	sess := &engine.Session{Source: src, Sinks: []engine.Sink{sink}, MediaDuration: opts.Duration, Gap: opts.Gap}
 	if opts.Frames > 0 {
 		sess.MaxFrames = uint64(opts.Frames)
 	}

@@ -104,7 +104,7 @@ flushed every second, so even kill -9 loses at most the last second.`,
 	fl.StringVarP(&opts.Output, "output", "o", "", "output path or strftime template (required)")
 	fl.StringVar(&opts.Format, "format", "", "mp4, fmp4 or ts (default: from the extension)")
 	fl.DurationVar(&opts.Segment, "segment", 0, "start a new file every DURATION (at the next keyframe)")
-	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this long")
+	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this much media, from the first keyframe (as ffmpeg -t)")
 	fl.Int64Var(&opts.MaxSize, "max-size", 0, "start a new file past this many bytes")
 	fl.BoolVar(&opts.Reconnect, "reconnect", true, "reconnect with backoff when the source drops")
 	fl.DurationVar(&opts.RetryMin, "retry-min", 500*time.Millisecond, "first reconnect delay")
@@ -153,12 +153,6 @@ func recordRun(ctx context.Context, opts *Options) (err error) {
 	if _, _, err := resolver.Source(opts.URL, endpoint.SourceOptions{}); err != nil {
 		return err // a malformed URL fails before anything else
 	}
-	parent := ctx // canceled only by a signal
-	if opts.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
-		defer cancel()
-	}
 	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
 	if err != nil {
 		return err
@@ -182,8 +176,12 @@ func recordRun(ctx context.Context, opts *Options) (err error) {
 		}
 	}
 	backoff := opts.RetryMin
-	ever := false // some connection delivered media
+	ever := false              // some connection delivered media
+	var recorded time.Duration // media recorded so far, for --duration
 	for {
+		if opts.Duration > 0 && recorded >= opts.Duration {
+			return nil
+		}
 		seg := &rec.Segmenter{
 			Template: opts.Output, Segment: opts.Segment, MaxSize: opts.MaxSize, OnSegment: onSegment,
 			New: func(path string) (engine.Sink, error) {
@@ -200,7 +198,8 @@ func recordRun(ctx context.Context, opts *Options) (err error) {
 		if opts.VideoOnly || opts.AudioOnly {
 			src = &engine.Select{Source: src, Selection: engine.Selection{VideoOnly: opts.VideoOnly, AudioOnly: opts.AudioOnly}}
 		}
-		sess := &engine.Session{Source: src, Sinks: []engine.Sink{seg}}
+		// --duration is media time (as ffmpeg -t), over every connection.
+		sess := &engine.Session{Source: src, Sinks: []engine.Sink{seg}, MediaDuration: opts.Duration - recorded}
 		_, err = sess.Open(ctx)
 		gotMedia := false
 		if err == nil {
@@ -208,20 +207,21 @@ func recordRun(ctx context.Context, opts *Options) (err error) {
 			rep.Start()
 			err = sess.Run(ctx)
 			rep.Stop()
+			recorded += sess.MediaTime()
 			if ctx.Err() != nil {
-				if err == nil && len(files) == 0 && !seg.Started() {
-					return noMedia(parent, opts.Duration)
-				}
 				return finalErr(err, files)
+			}
+			if err == nil && sess.Reason() == engine.StopDuration {
+				if len(files) == 0 {
+					return fault.New(fault.Network, "no usable media within --duration %s: nothing recorded", opts.Duration)
+				}
+				return nil
 			}
 			gotMedia = receivedMedia(sess)
 			if err == nil && sess.Reason() == engine.StopEOF {
 				err = fault.New(fault.Network, "the source ended the stream")
 			}
 		} else if ctx.Err() != nil {
-			if len(files) == 0 {
-				return noMedia(parent, opts.Duration)
-			}
 			return nil
 		}
 		if gotMedia {
@@ -241,9 +241,6 @@ func recordRun(ctx context.Context, opts *Options) (err error) {
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			if len(files) == 0 {
-				return noMedia(parent, opts.Duration)
-			}
 			return nil
 		}
 		backoff = min(2*backoff, opts.RetryMax)
@@ -274,15 +271,6 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-// noMedia is the end of a run that wrote no file: a failure when
-// --duration ran out (the server never delivered), nothing on a signal.
-func noMedia(parent context.Context, d time.Duration) error {
-	if parent.Err() != nil {
-		return nil
-	}
-	return fault.New(fault.Network, "no media received within --duration %s: nothing recorded", d)
 }
 
 // formatFor maps record's formats onto the sink formats.

@@ -91,7 +91,7 @@ with timestamps that keep going forward.`,
 	fl.DurationVar(&opts.RetryMax, "retry-max", 10*time.Second, "longest reconnect delay")
 	fl.IntVar(&opts.Loop, "loop", 1, "play a file source N times; --loop alone loops forever")
 	fl.Lookup("loop").NoOptDefVal = "0"
-	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this long")
+	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this much media, from the first keyframe (as ffmpeg -t)")
 	fl.StringVar(&opts.User, "user", "", "source user name (overrides the URL's)")
 	fl.StringVar(&opts.Pass, "pass", "", "source password (overrides the URL's)")
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates")
@@ -167,7 +167,7 @@ func relayRun(ctx context.Context, opts *Options) error {
 		}
 		sinks = append(sinks, sink)
 	}
-	sess := &engine.Session{Source: src, Sinks: sinks, Duration: opts.Duration}
+	sess := &engine.Session{Source: src, Sinks: sinks, MediaDuration: opts.Duration}
 	if _, err := sess.Open(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
