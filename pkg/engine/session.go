@@ -83,6 +83,7 @@ type Session struct {
 	queues   []*sinkQueue
 	reason   StopReason
 	opened   bool
+	needs    Needs
 	clock    *mediaClock
 }
 
@@ -104,15 +105,23 @@ func (s *Session) Open(ctx context.Context) (*description.Session, error) {
 	if s.QueueSize <= 0 {
 		s.QueueSize = DefaultQueueSize
 	}
-	desc, err := s.Source.Open(ctx)
+	for _, sk := range s.Sinks {
+		if nr, ok := sk.(NeedsReporter); ok {
+			s.needs |= nr.Needs()
+		} else {
+			s.needs |= NeedAccessUnits
+		}
+		if _, ok := sk.(RTCPWriter); ok {
+			s.needs |= NeedRTCP
+		}
+	}
+	desc, err := s.Source.Open(WithNeeds(ctx, s.needs))
 	if err != nil {
 		return nil, err
 	}
 	s.desc = desc
 	s.opened = true
 
-	var needs Needs
-	wantRTCP := false
 	for i, sk := range s.Sinks {
 		if err := sk.Open(desc); err != nil {
 			for _, prev := range s.Sinks[:i] {
@@ -121,20 +130,6 @@ func (s *Session) Open(ctx context.Context) (*description.Session, error) {
 			s.Sinks = nil
 			return nil, err
 		}
-		if nr, ok := sk.(NeedsReporter); ok {
-			needs |= nr.Needs()
-		} else {
-			needs |= NeedAccessUnits
-		}
-		if _, ok := sk.(RTCPWriter); ok {
-			wantRTCP = true
-		}
-	}
-	if d, ok := s.Source.(Decoding); ok {
-		d.SetDecode(needs&NeedAccessUnits != 0)
-	}
-	if f, ok := s.Source.(RTCPForwarder); ok {
-		f.SetRTCP(wantRTCP)
 	}
 	return desc, nil
 }
@@ -200,7 +195,7 @@ func (s *Session) Run(ctx context.Context) error {
 	stats := newStats(s.Now(), formatsOf(s.desc))
 	s.stats.Store(stats)
 
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(WithNeeds(ctx, s.needs))
 	defer cancel()
 
 	sinkFailed := make(chan error, len(s.Sinks))

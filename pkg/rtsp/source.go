@@ -21,6 +21,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
+	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/media"
 	"github.com/avcat/avcat/pkg/mediaurl"
@@ -64,12 +65,6 @@ type Source struct {
 	decode   bool
 	rtcp     bool
 }
-
-// SetDecode asks the source to depacketize into access units.
-func (s *Source) SetDecode(on bool) { s.decode = on }
-
-// SetRTCP asks the source to emit the RTCP packets it receives.
-func (s *Source) SetRTCP(on bool) { s.rtcp = on }
 
 // OptionsResponse is the server's answer to OPTIONS, if it gave one.
 func (s *Source) OptionsResponse() *base.Response { return s.options }
@@ -181,6 +176,9 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 	}
 	stop := context.AfterFunc(ctx, s.client.Close)
 	defer stop()
+	// What the sinks need: access units (else RTP packets only), RTCP.
+	needs := engine.NeedsFrom(ctx)
+	s.decode, s.rtcp = needs&engine.NeedAccessUnits != 0, needs&engine.NeedRTCP != 0
 
 	if err := s.client.SetupAll(s.desc.BaseURL, s.desc.Medias); err != nil {
 		return s.ctxErr(ctx, err)
