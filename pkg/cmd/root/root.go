@@ -54,15 +54,10 @@ stdout carries only payload (media, SDP, JSON); everything else goes to stderr.`
 	}
 	cmd.SetVersionTemplate("avcat {{.Version}}\n")
 	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
-	// stdout is for payload (and completion scripts); help is for humans.
+	// --help is the payload asked for: stdout, as gh and git do (so
+	// 'avcat pull --help | less' works); errors stay on stderr.
 	cmd.SetOut(f.IOStreams.Out)
 	cmd.SetErr(f.IOStreams.ErrOut)
-	defaultHelp := cmd.HelpFunc()
-	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
-		c.SetOut(f.IOStreams.ErrOut)
-		defer c.SetOut(f.IOStreams.Out)
-		defaultHelp(c, args)
-	})
 
 	pf := cmd.PersistentFlags()
 	pf.BoolVarP(&f.Global.Verbose, "verbose", "v", false, "trace RTSP requests/responses and RTMP commands on stderr")
