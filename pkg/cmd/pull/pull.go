@@ -166,6 +166,9 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.RTMPOnly && !strings.HasPrefix(u.Scheme, "rtmp") {
 		return cmdutil.FlagErrorf("rtmp-pull needs an rtmp:// or rtmps:// URL (use pull for %s://)", u.Scheme)
 	}
+	if strings.HasPrefix(u.Scheme, "rtmp") && (format == endpoint.OutRTPDump || format == endpoint.OutPcap) {
+		return cmdutil.FlagErrorf("RTMP carries no RTP: %s records RTP packets as received; write .ts, .flv, .mp4 or an elementary stream instead", format)
+	}
 	sink, _, err := endpoint.FileSink(opts.Output, opts.IO.Out, endpoint.SinkFileOptions{Format: opts.Format, Fragmented: opts.Fragmented, DefaultStdout: defaultStdout})
 	if err != nil {
 		return err

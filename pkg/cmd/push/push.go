@@ -86,7 +86,7 @@ with continuous RTP timestamps and sequence numbers.`,
 // Validate checks flag combinations (shared with rtmp-push).
 func (opts *Options) Validate() error {
 	if !opts.RTMP {
-		if err := cmdutil.EnumFlag("transport", opts.Transport, "tcp", "udp"); err != nil {
+		if err := cmdutil.EnumFlag("transport", opts.Transport, cmdutil.PublishTransports...); err != nil {
 			return err
 		}
 	}
@@ -122,15 +122,14 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats to FILE (- for stdout); see docs/stats-json.md")
 	fl.StringVar(&opts.SDP, "sdp", "", "SDP describing an rtpdump or pcap input (default NAME.sdp beside it)")
 	fl.BoolVar(&opts.Reconnect, "reconnect", false, "when the server goes away, reconnect with backoff instead of failing")
-	fl.DurationVar(&opts.RetryMin, "retry-min", 500*time.Millisecond, "first reconnect delay")
-	fl.DurationVar(&opts.RetryMax, "retry-max", 10*time.Second, "longest reconnect delay")
+	cmdutil.AddRetryFlags(fl, &opts.RetryMin, &opts.RetryMax)
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(endpoint.InputFormats, cobra.ShellCompDirectiveNoFileComp))
 	if opts.RTMP {
 		return
 	}
-	fl.StringVar(&opts.Transport, "transport", "tcp", "RTP transport: tcp or udp")
+	fl.StringVar(&opts.Transport, "transport", "tcp", "RTP transport: tcp or udp (auto: tcp, the one that passes firewalls)")
 	fl.StringVar(&opts.UserAgent, "user-agent", "", "RTSP User-Agent header")
-	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions([]string{"tcp", "udp"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(cmdutil.PublishTransports, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // openInput builds the source chain: input, loop, selection, pacing.

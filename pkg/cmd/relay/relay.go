@@ -69,7 +69,7 @@ with timestamps that keep going forward.`,
 			if err := cmdutil.EnumFlag("transport", opts.Transport, rtsp.Transports...); err != nil {
 				return err
 			}
-			if err := cmdutil.EnumFlag("dst-transport", opts.DstTransport, "tcp", "udp"); err != nil {
+			if err := cmdutil.EnumFlag("dst-transport", opts.DstTransport, cmdutil.PublishTransports...); err != nil {
 				return err
 			}
 			if opts.RetryMin <= 0 || opts.RetryMax < opts.RetryMin {
@@ -86,9 +86,8 @@ with timestamps that keep going forward.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Transport, "transport", "auto", "RTP transport to read an RTSP source: auto, udp, tcp or multicast")
-	fl.StringVar(&opts.DstTransport, "dst-transport", "tcp", "RTP transport to RTSP destinations: tcp or udp")
-	fl.DurationVar(&opts.RetryMin, "retry-min", 500*time.Millisecond, "first reconnect delay")
-	fl.DurationVar(&opts.RetryMax, "retry-max", 10*time.Second, "longest reconnect delay")
+	fl.StringVar(&opts.DstTransport, "dst-transport", "tcp", "RTP transport to RTSP destinations: tcp or udp (auto: tcp)")
+	cmdutil.AddRetryFlags(fl, &opts.RetryMin, &opts.RetryMax)
 	fl.IntVar(&opts.Loop, "loop", 1, "play a file source N times; --loop alone loops forever")
 	fl.Lookup("loop").NoOptDefVal = "0"
 	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this much media, from the first keyframe (as ffmpeg -t)")

@@ -285,7 +285,7 @@ func TestRelayFlags(t *testing.T) {
 		check   func(*testing.T, *relay.Options)
 	}{
 		{args: []string{"rtsp://h/a", "rtmp://h/live/b"}, check: func(t *testing.T, o *relay.Options) {
-			if o.Source != "rtsp://h/a" || len(o.Destinations) != 1 || o.RetryMin != 500*time.Millisecond || o.RetryMax != 10*time.Second ||
+			if o.Source != "rtsp://h/a" || len(o.Destinations) != 1 || o.RetryMin != 500*time.Millisecond || o.RetryMax != 30*time.Second ||
 				o.Transport != "auto" || o.DstTransport != "tcp" || o.Loop != 1 {
 				t.Fatalf("defaults %+v", o)
 			}

@@ -34,7 +34,7 @@ func NewCmdRoot(f *cmdutil.Factory, version string) *cobra.Command {
 
 stdout carries only payload (media, SDP, JSON); everything else goes to stderr.`,
 		Example: `  avcat probe rtsp://127.0.0.1:8554/demo
-  avcat probe --output json rtsp://user:pass@camera/stream
+  avcat probe --json rtsp://user:pass@camera/stream
   avcat probe --play 5s --transport tcp rtsp://camera/stream`,
 		Version:       version,
 		SilenceErrors: true,

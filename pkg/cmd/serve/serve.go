@@ -78,11 +78,11 @@ GStreamer rtspsrc, avcat probe/pull) or RTMP play, whatever protocol the publish
 unless --no-loop; each reader gets its own real-time playback, and PAUSE and PLAY with
 Range: npt= seek in it. With no --file, the embedded demo clip is served at /demo.
 
-Auth: --user NAME:PASS protects everything; --publish-user and --read-user split the two
+Auth: --auth NAME:PASS protects everything; --publish-auth and --read-auth split the two
 actions. RTSP uses Basic or Digest; RTMP takes ?user=NAME&pass=PASS on the stream URL.`,
 		Example: `  avcat serve
   avcat serve --file cam1=recording.mp4 --file lobby=lobby.ts
-  avcat serve --publish-user pub:secret --read-user viewer:pass
+  avcat serve --publish-auth pub:secret --read-auth viewer:pass
   avcat serve --rtsp :8555 --no-rtmp --stats-json stats.ndjson`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -104,9 +104,13 @@ actions. RTSP uses Basic or Digest; RTMP takes ?user=NAME&pass=PASS on the strea
 	fl.StringVar(&opts.TLSKey, "tls-key", "", "private key (PEM) for RTSPS and RTMPS")
 	fl.StringArrayVar(&opts.Files, "file", nil, "serve FILE at PATH on demand (PATH=FILE, repeatable)")
 	fl.BoolVar(&opts.NoLoop, "no-loop", false, "play --file entries once instead of looping")
-	fl.StringVar(&opts.User, "user", "", "require NAME:PASS for publishing and reading")
-	fl.StringVar(&opts.PublishUser, "publish-user", "", "require NAME:PASS for publishing")
-	fl.StringVar(&opts.ReadUser, "read-user", "", "require NAME:PASS for reading")
+	fl.StringVar(&opts.User, "auth", "", "require NAME:PASS for publishing and reading")
+	fl.StringVar(&opts.PublishUser, "publish-auth", "", "require NAME:PASS for publishing")
+	fl.StringVar(&opts.ReadUser, "read-auth", "", "require NAME:PASS for reading")
+	// The old spellings: --user is a client's user name in every other verb.
+	cmdutil.HiddenAlias(fl, &opts.User, "user", "", "", "use --auth")
+	cmdutil.HiddenAlias(fl, &opts.PublishUser, "publish-user", "", "", "use --publish-auth")
+	cmdutil.HiddenAlias(fl, &opts.ReadUser, "read-user", "", "", "use --read-auth")
 	fl.StringArrayVar(&opts.AllowFrom, "allow-from", nil, "accept clients only from this CIDR (repeatable)")
 	fl.BoolVar(&opts.Override, "override", false, "let a new publisher replace the one on a busy path")
 	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON events and periodic stats to FILE (- for stdout)")
@@ -159,17 +163,17 @@ func (opts *Options) config(resolver *endpoint.Resolver) (*server.Config, error)
 		}
 		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	all, err := parseCreds("user", opts.User)
+	all, err := parseCreds("auth", opts.User)
 	if err != nil {
 		return nil, err
 	}
 	cfg.PublishCreds, cfg.ReadCreds = all, all
-	if c, err := parseCreds("publish-user", opts.PublishUser); err != nil {
+	if c, err := parseCreds("publish-auth", opts.PublishUser); err != nil {
 		return nil, err
 	} else if c != nil {
 		cfg.PublishCreds = c
 	}
-	if c, err := parseCreds("read-user", opts.ReadUser); err != nil {
+	if c, err := parseCreds("read-auth", opts.ReadUser); err != nil {
 		return nil, err
 	} else if c != nil {
 		cfg.ReadCreds = c
