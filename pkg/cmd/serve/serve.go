@@ -142,8 +142,14 @@ func (opts *Options) config(resolver *endpoint.Resolver) (*server.Config, error)
 		if opts.RTPPort <= 0 || opts.RTPPort%2 != 0 || opts.RTPPort > 65534 {
 			return nil, cmdutil.FlagErrorf("--rtp-port must be an even port (RTCP uses the next one)")
 		}
-		cfg.UDPRTPAddress = ":" + strconv.Itoa(opts.RTPPort)
-		cfg.UDPRTCPAddress = ":" + strconv.Itoa(opts.RTPPort+1)
+		// The UDP sockets bind the host --rtsp names, as the RTSP socket
+		// does: --rtsp 127.0.0.1:8554 exposes nothing on other interfaces.
+		host, _, err := net.SplitHostPort(opts.RTSPAddr)
+		if err != nil {
+			return nil, cmdutil.FlagErrorf("--rtsp %q: want HOST:PORT or :PORT", opts.RTSPAddr)
+		}
+		cfg.UDPRTPAddress = net.JoinHostPort(host, strconv.Itoa(opts.RTPPort))
+		cfg.UDPRTCPAddress = net.JoinHostPort(host, strconv.Itoa(opts.RTPPort+1))
 	}
 	if opts.Multicast != "" {
 		if _, n, err := net.ParseCIDR(opts.Multicast); err != nil || !n.IP.IsMulticast() {
