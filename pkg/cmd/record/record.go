@@ -34,7 +34,7 @@ type Options struct {
 	Format    string
 	Segment   time.Duration
 	Duration  time.Duration
-	MaxSize   int64
+	MaxSize   cmdutil.ByteSize
 	Reconnect bool
 	RetryMin  time.Duration
 	RetryMax  time.Duration
@@ -105,7 +105,7 @@ flushed every second, so even kill -9 loses at most the last second.`,
 	fl.StringVar(&opts.Format, "format", "", "mp4, fmp4 or ts (default: from the extension)")
 	fl.DurationVar(&opts.Segment, "segment", 0, "start a new file every DURATION (at the next keyframe)")
 	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this much media, from the first keyframe (as ffmpeg -t)")
-	fl.Int64Var(&opts.MaxSize, "max-size", 0, "start a new file past this many bytes")
+	fl.Var(&opts.MaxSize, "max-size", "start a new file past this size: bytes, or 100M, 1.5G, 64MiB")
 	fl.BoolVar(&opts.Reconnect, "reconnect", true, "reconnect with backoff when the source drops")
 	cmdutil.AddRetryFlags(fl, &opts.RetryMin, &opts.RetryMax)
 	fl.StringVar(&opts.OnSegment, "on-segment", "", "run this command with each finished file's path as its last argument")
@@ -182,7 +182,7 @@ func recordRun(ctx context.Context, opts *Options) (err error) {
 			return nil
 		}
 		seg := &rec.Segmenter{
-			Template: opts.Output, Segment: opts.Segment, MaxSize: opts.MaxSize, OnSegment: onSegment,
+			Template: opts.Output, Segment: opts.Segment, MaxSize: int64(opts.MaxSize), OnSegment: onSegment,
 			New: func(path string) (engine.Sink, error) {
 				sink, _, err := endpoint.FileSink(path, nil, endpoint.SinkFileOptions{Format: formatFor(format)})
 				return sink, err

@@ -36,7 +36,18 @@ func TestRecordFlags(t *testing.T) {
 		{args: []string{"-o", "-", "rtsp://cam/x"}, wantErr: "use pull for stdout"},
 		{args: []string{"-o", "x.mp4", "--segment", "500ms", "rtsp://cam/x"}, wantErr: "--segment must be at least 1s"},
 		{args: []string{"-o", "x.mp4", "--duration", "-1s", "rtsp://cam/x"}, wantErr: "must not be negative"},
-		{args: []string{"-o", "x.mp4", "--max-size", "-1", "rtsp://cam/x"}, wantErr: "must not be negative"},
+		{args: []string{"-o", "x.mp4", "--max-size", "-1", "rtsp://cam/x"}, wantErr: "invalid size"},
+		{args: []string{"-o", "x.mp4", "--max-size", "lots", "rtsp://cam/x"}, wantErr: "invalid size"},
+		{args: []string{"-o", "x.mp4", "--max-size", "100M", "rtsp://cam/x"}, check: func(t *testing.T, o *record.Options) {
+			if o.MaxSize != 100_000_000 {
+				t.Fatalf("--max-size 100M = %d bytes", o.MaxSize)
+			}
+		}},
+		{args: []string{"-o", "x.mp4", "--max-size", "64MiB", "rtsp://cam/x"}, check: func(t *testing.T, o *record.Options) {
+			if o.MaxSize != 64<<20 {
+				t.Fatalf("--max-size 64MiB = %d bytes", o.MaxSize)
+			}
+		}},
 		{args: []string{"-o", "x.mp4", "--retry-min", "2s", "--retry-max", "1s", "rtsp://cam/x"}, wantErr: "--retry-min"},
 		{args: []string{"-o", "x.mp4", "--transport", "sctp", "rtsp://cam/x"}, wantErr: "invalid --transport"},
 		{args: []string{"-o", "cam/%Q.mp4", "rtsp://cam/x"}, wantErr: "unknown directive %Q"},
