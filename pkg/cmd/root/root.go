@@ -113,11 +113,18 @@ func isCobraUsage(err error) bool {
 // PrintError writes the one-line error message.
 func PrintError(ios *iostreams.IOStreams, w io.Writer, err error) {
 	msg := err.Error()
+	prefix := ios.Paint(31, 1).Sprint("avcat: error:")
+	// cobra's suggestions keep cobra's layout: the error line, then
+	// "Did you mean this?" and one indented command per line.
+	if head, rest, ok := strings.Cut(msg, "\n\nDid you mean this?\n"); ok && isCobraUsage(err) {
+		fmt.Fprintf(w, "%s %s\n\nDid you mean this?\n%s\n\nRun '%s --help' for usage.\n",
+			prefix, oneLine(head), strings.TrimRight(rest, "\n"), "avcat")
+		return
+	}
 	var flagErr *cmdutil.FlagError
 	if (errors.As(err, &flagErr) || isCobraUsage(err)) && !strings.Contains(msg, "--help") {
 		msg += " (see --help)"
 	}
-	prefix := ios.Paint(31, 1).Sprint("avcat: error:")
 	fmt.Fprintf(w, "%s %s\n", prefix, oneLine(msg))
 }
 

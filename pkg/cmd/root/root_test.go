@@ -113,3 +113,13 @@ func TestErrorLineColorAndOneLine(t *testing.T) {
 		t.Fatalf("--color always ignored: %q", buf.String())
 	}
 }
+
+// TestDidYouMean: cobra's suggestions are printed as cobra lays them out,
+// not folded into one line with semicolons.
+func TestDidYouMean(t *testing.T) {
+	r := clitest.Run(t, 5*time.Second, "pul")
+	want := "avcat: error: unknown command \"pul\" for \"avcat\"\n\nDid you mean this?\n\tpush\n\tpull\n\nRun 'avcat --help' for usage.\n"
+	if r.Code != 2 || r.Stderr != want || r.Stdout != "" {
+		t.Fatalf("got exit %d, stderr %q\nwant %q", r.Code, r.Stderr, want)
+	}
+}
