@@ -37,7 +37,7 @@ func TestProbeFlags(t *testing.T) {
 		{args: []string{}, wantErr: "missing URL"},
 		{args: []string{"a", "b"}, wantErr: "too many arguments"},
 		{args: []string{"--transport", "sctp", "rtsp://cam/x"}, wantErr: "invalid --transport"},
-		{args: []string{"-o", "xml", "rtsp://cam/x"}, wantErr: "invalid --output"},
+		{args: []string{"-o", "xml", "rtsp://cam/x"}, wantErr: "invalid --output-format"},
 		{args: []string{"--sdp", "-o", "json", "rtsp://cam/x"}, wantErr: "cannot be used together"},
 		{args: []string{"--play", "soon", "rtsp://cam/x"}, wantErr: "invalid argument"},
 	}
