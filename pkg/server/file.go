@@ -200,9 +200,15 @@ func newFileSession(s *Server, t *fileTemplate, session *gortsplib.ServerSession
 	return fs, nil
 }
 
+// drainGrace is how long the end of a file waits after the session
+// counted its last packet: gortsplib v5 counts a packet when it queues it
+// for the session's writer goroutine, not when it reaches the socket.
+const drainGrace = 200 * time.Millisecond
+
 // drain waits, at most drainLimit, until the reader was sent every RTP
 // packet written to its stream. gortsplib tells nothing when a session's
-// queue empties, so its counter is polled.
+// queue empties, so its counter is polled, then the writer is given
+// drainGrace to put the last queued packets on the wire.
 func (fs *fileSession) drain() {
 	if fs.session == nil {
 		return
@@ -211,6 +217,7 @@ func (fs *fileSession) drain() {
 	for fs.session.Stats().OutboundRTPPackets < fs.stream.rtpWritten.Load() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	time.Sleep(min(drainGrace, time.Until(deadline)))
 }
 
 func (fs *fileSession) play(start time.Duration, hasStart bool) { fs.player.play(start, hasStart) }

@@ -146,8 +146,10 @@ func TestServeFileCapture(t *testing.T) {
 				worst = max(worst, (g.at[k] - w.at[k]).Abs())
 			}
 			// Replay is paced by the RTP timestamps (rtpcap.Timeline), so
-			// the original's network jitter is not reproduced.
-			if worst > 150*time.Millisecond {
+			// the original's network jitter is not reproduced. The bound
+			// allows a loaded machine; a replay as fast as possible would
+			// be seconds off.
+			if worst > time.Second {
 				t.Errorf("track %d: a packet was served %v off its captured time", i, worst)
 			}
 			t.Logf("track %d: %d of %d payloads served as captured, at most %v off the capture's timing", i, n, len(w.payloads), worst)
