@@ -9,7 +9,7 @@ import (
 var (
 	authHeader = regexp.MustCompile(`(?mi)^((?:Proxy-)?Authorization:\s*)(Basic|Digest)?\s*.*$`)
 	digestResp = regexp.MustCompile(`(?i)response="[^"]*"`)
-	urlCreds   = regexp.MustCompile(`(?i)(rtsps?://[^:/@\s]*):[^@/\s]*@`)
+	urlCreds   = regexp.MustCompile(`(?i)(rtsp[sh]?://[^:/@\s]*):[^@/\s]*@`)
 )
 
 // formatTrace prefixes every line of an RTSP message, with credentials
