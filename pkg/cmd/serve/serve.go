@@ -283,9 +283,13 @@ func printBanner(opts *Options, srv *server.Server, cfg *server.Config) {
 	}
 	fmt.Fprintf(w, "%s RTSP listening on %s", bold.Sprint("avcat serve:"), srv.RTSPAddr())
 	if cfg.UDPRTPAddress != "" {
-		fmt.Fprintf(w, " (UDP %d/%d)", opts.RTPPort, opts.RTPPort+1)
+		udp := "UDP"
+		if cfg.TLSConfig != nil {
+			udp = "SRTP over UDP"
+		}
+		fmt.Fprintf(w, " (%s %d/%d)", udp, opts.RTPPort, opts.RTPPort+1)
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintln(w, "; HTTP and WebSocket tunnels on the same port")
 	if a := srv.RTMPAddr(); a != nil {
 		fmt.Fprintf(w, "%s RTMP listening on %s\n", bold.Sprint("avcat serve:"), a)
 	}
