@@ -64,7 +64,7 @@ docs/probe-json.md), or only the SDP with --sdp.`,
   avcat probe --output json --user admin --pass secret rtsp://camera/stream
   avcat probe --play 5s --transport tcp rtsp://camera/stream
   avcat probe rtmp://127.0.0.1/live/key`,
-		Args: cmdutil.ExactArgs(1, "URL argument (rtsp://, rtsps://, rtmp:// or rtmps://)"),
+		Args: cmdutil.ExactArgs(1, "URL argument (rtsp://, rtsps://, rtsph://, rtmp:// or rtmps://)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.URL = args[0]
 			if err := cmdutil.EnumFlag("output", opts.Output, "text", "json"); err != nil {

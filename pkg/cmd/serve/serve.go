@@ -69,7 +69,8 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 		Use:   "serve [flags]",
 		Short: "Run an RTSP + RTMP server with one table of paths",
 		Long: `Run an ad-hoc streaming server: RTSP (TCP, UDP and, with --multicast-range,
-multicast) and RTMP share one table of paths.
+multicast) and RTMP share one table of paths. The RTSP port also accepts RTSP tunnelled in
+HTTP (GET/POST, ffmpeg -rtsp_transport http, GStreamer rtsph://) and in WebSocket.
 
 Publish with RTSP ANNOUNCE/RECORD (ffmpeg -f rtsp, GStreamer rtspclientsink, avcat push)
 or RTMP publish (ffmpeg -f flv, OBS, avcat rtmp-push). Read with RTSP PLAY (ffplay, VLC,
@@ -80,7 +81,10 @@ unless --no-loop; each reader gets its own real-time playback, and PAUSE and PLA
 Range: npt= seek in it. With no --file, the embedded demo clip is served at /demo.
 
 Auth: --user NAME:PASS protects everything; --publish-user and --read-user split the two
-actions. RTSP uses Basic or Digest; RTMP takes ?user=NAME&pass=PASS on the stream URL.`,
+actions. RTSP uses Basic or Digest; RTMP takes ?user=NAME&pass=PASS on the stream URL.
+
+--tls-cert and --tls-key turn RTSP into RTSPS (with SRTP, RTP/SAVP keyed by MIKEY, over UDP
+and TCP) and RTMP into RTMPS.`,
 		Example: `  avcat serve
   avcat serve --file cam1=recording.mp4 --file lobby=lobby.ts
   avcat serve --publish-user pub:secret --read-user viewer:pass
