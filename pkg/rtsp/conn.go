@@ -32,6 +32,7 @@ type Config struct {
 	sniff       *sniffConn
 	sniffMu     sync.Mutex
 	wire        wireCount
+	countUDP    bool // wrap UDP sockets to count the RTP sent (publishing)
 	transportMu sync.Mutex
 	transport   string
 	tun         tunnelState
@@ -132,7 +133,9 @@ func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Respons
 		},
 		ListenPacket: func(network, addr string) (net.PacketConn, error) {
 			pc, err := net.ListenPacket(network, addr)
-			if uc, ok := pc.(*net.UDPConn); ok && err == nil {
+			// Only a publisher counts (gortsplib's multicast reader needs the
+			// bare *net.UDPConn).
+			if uc, ok := pc.(*net.UDPConn); ok && err == nil && c.countUDP {
 				return &countPacketConn{UDPConn: uc, w: &c.wire}, nil
 			}
 			return pc, err

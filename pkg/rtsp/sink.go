@@ -75,6 +75,7 @@ func (s *Sink) Open(desc *description.Session) error {
 			s.medias[f] = m
 		}
 	}
+	s.countUDP = true
 	s.client = s.newClient(tr, nil)
 	if err := s.client.Start(); err != nil {
 		return s.fail(err)
