@@ -70,7 +70,9 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 		Short: "Run an RTSP + RTMP server with one table of paths",
 		Long: `Run an ad-hoc streaming server: RTSP (TCP, UDP and, with --multicast-range,
 multicast) and RTMP share one table of paths. The RTSP port also accepts RTSP tunnelled in
-HTTP (GET/POST, ffmpeg -rtsp_transport http, GStreamer rtsph://) and in WebSocket.
+HTTP (GET/POST, ffmpeg -rtsp_transport http, GStreamer rtsph://) and in WebSocket. A
+connection may send at most 1 MiB before it plays or records, and must not stay silent
+longer than --timeout until then.
 
 Publish with RTSP ANNOUNCE/RECORD (ffmpeg -f rtsp, GStreamer rtspclientsink, avcat push)
 or RTMP publish (ffmpeg -f flv, OBS, avcat rtmp-push). Read with RTSP PLAY (ffplay, VLC,
