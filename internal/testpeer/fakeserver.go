@@ -1,10 +1,13 @@
 package testpeer
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,4 +151,55 @@ func (s *FakeServer) close() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+}
+
+// HTTPStatusServer answers every HTTP request with status and an HTML
+// body, keeping the connection for the next request: a web server, or a
+// proxy that refuses a tunnel (404, 401).
+func HTTPStatusServer(t testing.TB, status int) *FakeServer {
+	t.Helper()
+	body := fmt.Sprintf("<html><body>%d %s</body></html>\n", status, http.StatusText(status))
+	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nServer: testpeer\r\nContent-Type: text/html\r\n", status, http.StatusText(status))
+	if status == http.StatusUnauthorized {
+		resp += "WWW-Authenticate: Basic realm=\"testpeer\"\r\n"
+	}
+	resp += fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+	return startFakeServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			_ = req.Body.Close()
+			if _, err := io.WriteString(c, resp); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// TunnelDropServer accepts an RTSP-over-HTTP tunnel (the GET answered 200
+// application/x-rtsp-tunnelled, then the POST) and closes one of its two
+// connections: "get" right after its answer, "post" once the first
+// tunnelled request arrives. The other one stays open and silent.
+func TunnelDropServer(t testing.TB, drop string) *FakeServer {
+	t.Helper()
+	return startFakeServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		if req.Method == http.MethodGet {
+			_, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Type: application/x-rtsp-tunnelled\r\nCache-Control: no-cache\r\n\r\n")
+		}
+		if strings.EqualFold(req.Method, drop) {
+			if req.Method == http.MethodPost {
+				_, _ = br.ReadByte() // the first tunnelled request
+			}
+			return
+		}
+		_, _ = io.Copy(io.Discard, br)
+	})
 }

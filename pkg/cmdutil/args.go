@@ -1,7 +1,12 @@
 package cmdutil
 
 import (
+	"fmt"
+	"slices"
+
 	"github.com/spf13/cobra"
+
+	"github.com/avcat/avcat/pkg/rtsp"
 )
 
 // ExactArgs is cobra.ExactArgs returning a usage error that says what is
@@ -27,3 +32,36 @@ func EnumFlag(name, value string, allowed ...string) error {
 	}
 	return FlagErrorf("invalid --%s %q: want one of %q", name, value, allowed)
 }
+
+// TunnelFlag adds --tunnel to a verb that reaches RTSP servers: RTSP (and
+// its RTP) inside HTTP (GET/POST, as QuickTime and GStreamer's rtsph://
+// do) or WebSocket. It is checked when parsed; the default is none.
+func TunnelFlag(cmd *cobra.Command, p *string) {
+	*p = "none"
+	cmd.Flags().Var(&enumValue{p: p, allowed: rtsp.Tunnels}, "tunnel",
+		"tunnel RTSP through http or websocket (none, http, websocket; rtsph:// URLs mean http)")
+	_ = cmd.RegisterFlagCompletionFunc("tunnel", cobra.FixedCompletions(rtsp.Tunnels, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// enumValue is a string flag that accepts only the allowed values.
+type enumValue struct {
+	p       *string
+	allowed []string
+}
+
+func (e *enumValue) String() string {
+	if e.p == nil {
+		return ""
+	}
+	return *e.p
+}
+
+func (e *enumValue) Set(v string) error {
+	if !slices.Contains(e.allowed, v) {
+		return fmt.Errorf("want one of %q", e.allowed)
+	}
+	*e.p = v
+	return nil
+}
+
+func (e *enumValue) Type() string { return "string" }

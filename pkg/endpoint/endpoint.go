@@ -25,6 +25,8 @@ type Config struct {
 type SourceOptions struct {
 	// Transport is auto, udp, tcp or multicast (RTSP only).
 	Transport string
+	// Tunnel is none, http or websocket (RTSP only).
+	Tunnel string
 	// User and Pass override credentials in the URL.
 	User, Pass string
 	UserAgent  string
@@ -51,7 +53,7 @@ func NewResolver(cfg Config) *Resolver {
 	r := &Resolver{cfg: cfg, sources: make(map[string]SourceOpener)}
 	rtspOpener := func(u *url.URL, o SourceOptions) (engine.Source, error) {
 		return &rtsp.Source{Config: rtsp.Config{
-			URL: u, Transport: o.Transport, Timeout: r.cfg.Timeout,
+			URL: u, Transport: o.Transport, Tunnel: o.Tunnel, Timeout: r.cfg.Timeout,
 			UserAgent: o.UserAgent, TLSConfig: tlsConfig(u, o), Logger: r.cfg.Logger,
 		}, Start: o.Start}, nil
 	}
@@ -60,6 +62,7 @@ func NewResolver(cfg Config) *Resolver {
 	}
 	r.Register(mediaurl.SchemeRTSP, rtspOpener)
 	r.Register(mediaurl.SchemeRTSPS, rtspOpener)
+	r.Register(mediaurl.SchemeRTSPH, rtspOpener)
 	r.Register(mediaurl.SchemeRTMP, rtmpOpener)
 	r.Register(mediaurl.SchemeRTMPS, rtmpOpener)
 	return r
@@ -96,6 +99,8 @@ func (r *Resolver) Source(spec string, o SourceOptions) (engine.Source, *url.URL
 type SinkOptions struct {
 	// Transport is tcp or udp (RTSP).
 	Transport string
+	// Tunnel is none, http or websocket (RTSP).
+	Tunnel string
 	// User and Pass override credentials in the URL.
 	User, Pass  string
 	UserAgent   string
@@ -110,10 +115,10 @@ func (r *Resolver) NetworkSink(spec string, o SinkOptions) (engine.Sink, *url.UR
 	}
 	withCreds(u, o.User, o.Pass)
 	switch u.Scheme {
-	case mediaurl.SchemeRTSP, mediaurl.SchemeRTSPS:
+	case mediaurl.SchemeRTSP, mediaurl.SchemeRTSPS, mediaurl.SchemeRTSPH:
 		so := SourceOptions{InsecureTLS: o.InsecureTLS}
 		return &rtsp.Sink{Config: rtsp.Config{
-			URL: u, Transport: o.Transport, Timeout: r.cfg.Timeout,
+			URL: u, Transport: o.Transport, Tunnel: o.Tunnel, Timeout: r.cfg.Timeout,
 			UserAgent: o.UserAgent, TLSConfig: tlsConfig(u, so), Logger: r.cfg.Logger,
 		}}, u, nil
 	case mediaurl.SchemeRTMP, mediaurl.SchemeRTMPS:

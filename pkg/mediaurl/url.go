@@ -14,6 +14,8 @@ import (
 const (
 	SchemeRTSP  = "rtsp"
 	SchemeRTSPS = "rtsps"
+	// SchemeRTSPH is RTSP in an HTTP tunnel, as GStreamer spells it.
+	SchemeRTSPH = "rtsph"
 	SchemeRTMP  = "rtmp"
 	SchemeRTMPS = "rtmps"
 )
@@ -37,12 +39,12 @@ func ParseURL(raw string) (*url.URL, error) {
 		return nil, fault.New(fault.Usage, "malformed URL %q", Redact(raw))
 	}
 	switch strings.ToLower(u.Scheme) {
-	case SchemeRTSP, SchemeRTSPS, SchemeRTMP, SchemeRTMPS:
+	case SchemeRTSP, SchemeRTSPS, SchemeRTSPH, SchemeRTMP, SchemeRTMPS:
 		u.Scheme = strings.ToLower(u.Scheme)
 	case "":
-		return nil, fault.New(fault.Usage, "malformed URL %q: missing scheme (rtsp://, rtsps://, rtmp:// or rtmps://)", Redact(raw))
+		return nil, fault.New(fault.Usage, "malformed URL %q: missing scheme (rtsp://, rtsps://, rtsph://, rtmp:// or rtmps://)", Redact(raw))
 	default:
-		return nil, fault.New(fault.Usage, "unsupported URL scheme %q in %q: use rtsp://, rtsps://, rtmp:// or rtmps://", u.Scheme, Redact(raw))
+		return nil, fault.New(fault.Usage, "unsupported URL scheme %q in %q: use rtsp://, rtsps://, rtsph://, rtmp:// or rtmps://", u.Scheme, Redact(raw))
 	}
 	if u.Opaque != "" || u.Host == "" {
 		return nil, fault.New(fault.Usage, "malformed URL %q: missing host", Redact(raw))
@@ -64,7 +66,7 @@ func ParseURL(raw string) (*url.URL, error) {
 // DefaultPort is the well-known port of a scheme.
 func DefaultPort(scheme string) string {
 	switch scheme {
-	case SchemeRTSP:
+	case SchemeRTSP, SchemeRTSPH:
 		return "554"
 	case SchemeRTSPS:
 		return "322"

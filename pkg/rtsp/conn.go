@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 
+	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/mediaurl"
 )
@@ -21,6 +22,8 @@ type Config struct {
 	URL *url.URL
 	// Transport is auto, udp, tcp or multicast.
 	Transport string
+	// Tunnel is none, http or websocket (rtsph:// means http).
+	Tunnel    string
 	Timeout   time.Duration
 	UserAgent string
 	TLSConfig *tls.Config
@@ -29,8 +32,12 @@ type Config struct {
 	sniff       *sniffConn
 	sniffMu     sync.Mutex
 	wire        wireCount
+	countUDP    bool // wrap UDP sockets to count the RTP sent (publishing)
 	transportMu sync.Mutex
 	transport   string
+	tun         tunnelState
+	tunnelKind  gortsplib.Tunnel
+	scheme      string // rtsp or rtsps, as gortsplib knows them
 }
 
 func (c *Config) defaults() {
@@ -44,6 +51,27 @@ func (c *Config) defaults() {
 
 func (c *Config) hostPort() string { return mediaurl.HostPort(c.URL) }
 
+// prepare checks --tunnel against the URL and --transport.
+func (c *Config) prepare() error {
+	tu, scheme, err := c.tunnel()
+	if err != nil {
+		return err
+	}
+	c.tunnelKind, c.scheme = tu, scheme
+	return nil
+}
+
+// baseURL is the URL in gortsplib's terms (rtsph:// becomes rtsp://).
+func (c *Config) baseURL() (*base.URL, error) {
+	u := *c.URL
+	u.Scheme = c.scheme
+	bu, err := base.ParseURL(u.String())
+	if err != nil {
+		return nil, fault.New(fault.Usage, "malformed RTSP URL %q: %v", mediaurl.RedactURL(c.URL), err)
+	}
+	return bu, nil
+}
+
 // ActiveTransport names the transport in use after SETUP.
 func (c *Config) ActiveTransport() string {
 	c.transportMu.Lock()
@@ -56,12 +84,13 @@ func (c *Config) ActiveTransport() string {
 func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Response)) *gortsplib.Client {
 	dialer := &net.Dialer{Timeout: c.Timeout}
 	tlsConfig := c.TLSConfig
-	if tlsConfig == nil && c.URL.Scheme == mediaurl.SchemeRTSPS {
+	if tlsConfig == nil && c.scheme == mediaurl.SchemeRTSPS {
 		tlsConfig = &tls.Config{ServerName: c.URL.Hostname()}
 	}
 	return &gortsplib.Client{
-		Scheme:       c.URL.Scheme,
+		Scheme:       c.scheme,
 		Host:         mediaurl.HostPort(c.URL),
+		Tunnel:       c.tunnelKind,
 		ReadTimeout:  c.Timeout,
 		WriteTimeout: c.Timeout,
 		Protocol:     tr,
@@ -72,7 +101,10 @@ func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Respons
 			if err != nil {
 				return nil, err
 			}
-			if c.URL.Scheme != mediaurl.SchemeRTSP {
+			if c.tunnelKind != gortsplib.TunnelNone {
+				return &tunnelConn{Conn: nc, c: c, ws: c.tunnelKind == gortsplib.TunnelWebSocket}, nil
+			}
+			if c.scheme != mediaurl.SchemeRTSP {
 				return nc, nil // under TLS the first bytes say nothing
 			}
 			sc := &sniffConn{Conn: nc}
@@ -94,11 +126,16 @@ func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Respons
 			if cfg.ServerName == "" {
 				cfg.ServerName, _, _ = net.SplitHostPort(addr)
 			}
+			if c.tunnelKind != gortsplib.TunnelNone {
+				return &tunnelConn{Conn: tls.Client(nc, cfg), c: c, ws: c.tunnelKind == gortsplib.TunnelWebSocket}, nil
+			}
 			return &countConn{Conn: tls.Client(nc, cfg), w: &c.wire}, nil
 		},
 		ListenPacket: func(network, addr string) (net.PacketConn, error) {
 			pc, err := net.ListenPacket(network, addr)
-			if uc, ok := pc.(*net.UDPConn); ok && err == nil {
+			// Only a publisher counts (gortsplib's multicast reader needs the
+			// bare *net.UDPConn).
+			if uc, ok := pc.(*net.UDPConn); ok && err == nil && c.countUDP {
 				return &countPacketConn{UDPConn: uc, w: &c.wire}, nil
 			}
 			return pc, err
@@ -127,6 +164,11 @@ func (c *Config) fail(err error) error {
 		first = c.sniff.prefix()
 	}
 	c.sniffMu.Unlock()
+	if c.tunnelKind != gortsplib.TunnelNone {
+		if terr := c.tunnelFail(mediaurl.RedactURL(c.URL), c.hostPort()); terr != nil {
+			return terr
+		}
+	}
 	return classify(err, mediaurl.RedactURL(c.URL), c.hostPort(), c.Timeout, c.URL.User != nil, first)
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
-	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
@@ -17,7 +16,6 @@ import (
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/media"
-	"github.com/avcat/avcat/pkg/mediaurl"
 )
 
 // Sink publishes to an RTSP server: ANNOUNCE, SETUP (mode=record),
@@ -53,6 +51,9 @@ func (s *Sink) Open(desc *description.Session) error {
 	if err != nil {
 		return err
 	}
+	if err := s.prepare(); err != nil {
+		return err
+	}
 	if err := s.Check(desc); err != nil {
 		return err
 	}
@@ -63,9 +64,9 @@ func (s *Sink) Open(desc *description.Session) error {
 		}
 	}
 
-	bu, err := base.ParseURL(s.URL.String())
+	bu, err := s.baseURL()
 	if err != nil {
-		return fault.New(fault.Usage, "malformed RTSP URL %q: %v", mediaurl.RedactURL(s.URL), err)
+		return err
 	}
 	s.announced = desc
 	s.medias = make(map[format.Format]*description.Media)
@@ -74,6 +75,7 @@ func (s *Sink) Open(desc *description.Session) error {
 			s.medias[f] = m
 		}
 	}
+	s.countUDP = true
 	s.client = s.newClient(tr, nil)
 	if err := s.client.Start(); err != nil {
 		return s.fail(err)

@@ -75,9 +75,12 @@ func (s *Source) DescribeResponse() *base.Response { return s.describe }
 // Open connects, sends OPTIONS and DESCRIBE, and returns the description.
 func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 	s.defaults()
-	bu, err := base.ParseURL(s.URL.String())
+	if err := s.prepare(); err != nil {
+		return nil, err
+	}
+	bu, err := s.baseURL()
 	if err != nil {
-		return nil, fault.New(fault.Usage, "malformed RTSP URL %q: %v", mediaurl.RedactURL(s.URL), err)
+		return nil, err
 	}
 	s.base = bu
 	tr, err := ParseTransport(s.Transport)

@@ -9,7 +9,9 @@ import (
 var (
 	authHeader = regexp.MustCompile(`(?mi)^((?:Proxy-)?Authorization:\s*)(Basic|Digest)?\s*.*$`)
 	digestResp = regexp.MustCompile(`(?i)response="[^"]*"`)
-	urlCreds   = regexp.MustCompile(`(?i)(rtsps?://[^:/@\s]*):[^@/\s]*@`)
+	urlCreds   = regexp.MustCompile(`(?i)(rtsp[sh]?://[^:/@\s]*):[^@/\s]*@`)
+	// MIKEY messages carry SRTP master keys in clear (TLS protects them).
+	keyMgmt = regexp.MustCompile(`(?mi)^((?:KeyMgmt:.*\bdata=")[^"]*|a=key-mgmt:\s*mikey\s+\S+)`)
 )
 
 // formatTrace prefixes every line of an RTSP message, with credentials
@@ -24,6 +26,12 @@ func formatTrace(prefix string, msg []byte) string {
 		return m[1] + m[2] + " ***"
 	})
 	text = urlCreds.ReplaceAllString(text, "$1:***@")
+	text = keyMgmt.ReplaceAllStringFunc(text, func(m string) string {
+		if i := strings.Index(m, `data="`); i >= 0 {
+			return m[:i+len(`data="`)] + "***"
+		}
+		return "a=key-mgmt:mikey ***"
+	})
 	lines := strings.Split(text, "\n")
 	for i, l := range lines {
 		lines[i] = prefix + l

@@ -25,3 +25,19 @@ func TestFormatTraceRedacts(t *testing.T) {
 		t.Fatalf("digest trace:\n%s", got)
 	}
 }
+
+func TestFormatTraceHidesSRTPKeys(t *testing.T) {
+	msg := "SETUP rtsps://cam/x/trackID=0 RTSP/1.0\r\n" +
+		`KeyMgmt: prot=mikey;uri="rtsps://cam/x/trackID=0";data="AQAFAFO+m94BAADVv1Ut"` + "\r\n" +
+		"Transport: RTP/SAVP;unicast;client_port=5000-5001\r\n\r\n" +
+		"m=video 0 RTP/SAVP 96\r\na=key-mgmt:mikey AQAFAJRLQMsBAAC07tSL\r\n"
+	got := formatTrace("> ", []byte(msg))
+	if strings.Contains(got, "AQAFA") {
+		t.Fatalf("trace leaks a MIKEY message:\n%s", got)
+	}
+	for _, want := range []string{`> KeyMgmt: prot=mikey;uri="rtsps://cam/x/trackID=0";data="***"`, "> a=key-mgmt:mikey ***", "> Transport: RTP/SAVP;unicast"} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("trace lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -34,6 +34,10 @@ package server
 //     once per packet) and server_session_format.go:196 (the closure queued
 //     to each reader's writer, once per packet per reader).
 //
+// With gortsplib v5.6.4: 6 + N. The same, plus server_session_media.go:213
+// (readPacketRTP's rtp.Header escapes) on ingest; fan-out moved to
+// server_stream_format.go:106 and server_session_format.go:334.
+//
 // With RTMP readers on the path, path.go adds 2 (the media.Unit and its
 // Packets slice), once per packet whatever the number of RTMP readers.
 //

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -458,24 +459,49 @@ func (ic *idleConns) streaming(remote string) {
 	}
 }
 
+// maxControlBytes bounds what a connection may send before it plays or
+// records. gortsplib v5 reads an HTTP request on the RTSP port (tunnels)
+// with no limit on its header: without this, a peer sending an endless
+// header grows the server by hundreds of MB a second.
+const maxControlBytes = 1 << 20
+
+var errControlTooLong = errors.New("more than 1 MiB before PLAY or RECORD")
+
 type idleConn struct {
 	net.Conn
 	timeout   time.Duration
 	streaming atomic.Bool
+	read      int
 	onClose   func()
 	closeOnce sync.Once
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
 	if !c.streaming.Load() {
+		if c.read >= maxControlBytes {
+			return 0, errControlTooLong
+		}
+		p = p[:min(len(p), maxControlBytes-c.read)]
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 		// streaming may have been set in between: never leave a stale limit.
 		if c.streaming.Load() {
 			_ = c.Conn.SetReadDeadline(time.Time{})
 		}
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if c.read == 0 && bytes.HasPrefix(p[:n], []byte("POST")) {
+		// gortsplib v5.6.4 answers a tunnel's GET before it registers it,
+		// and refuses a POST that comes in between (about 2% of tunnels on
+		// loopback): give the GET's registration a head start.
+		time.Sleep(tunnelPostDelay)
+	}
+	c.read += n
+	return n, err
 }
+
+// tunnelPostDelay holds the POST half of an HTTP tunnel before gortsplib
+// reads it.
+const tunnelPostDelay = 100 * time.Millisecond
 
 // SetReadDeadline lets gortsplib set its own deadlines once streaming.
 func (c *idleConn) SetReadDeadline(t time.Time) error {

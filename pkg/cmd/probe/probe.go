@@ -34,6 +34,7 @@ type Options struct {
 	SDPOnly   bool
 	Play      time.Duration
 	Transport string
+	Tunnel    string
 	User      string
 	Pass      string
 	UserAgent string
@@ -64,7 +65,7 @@ ffprobe drop-in, schema in docs/probe-json.md), or only the SDP with --sdp.`,
   avcat probe --json --user admin --pass secret rtsp://camera/stream
   avcat probe --play 5s --transport tcp rtsp://camera/stream
   avcat probe rtmp://127.0.0.1/live/key`,
-		Args: cmdutil.ExactArgs(1, "URL argument (rtsp://, rtsps://, rtmp:// or rtmps://)"),
+		Args: cmdutil.ExactArgs(1, "URL argument (rtsp://, rtsps://, rtsph://, rtmp:// or rtmps://)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.URL = args[0]
 			if opts.JSON {
@@ -96,6 +97,7 @@ ffprobe drop-in, schema in docs/probe-json.md), or only the SDP with --sdp.`,
 	fl.BoolVar(&opts.SDPOnly, "sdp", false, "write only the raw SDP to stdout")
 	fl.DurationVar(&opts.Play, "play", 0, "also receive media for this long and report measured figures")
 	fl.StringVar(&opts.Transport, "transport", "auto", "RTP transport for --play: auto, udp, tcp or multicast")
+	cmdutil.TunnelFlag(cmd, &opts.Tunnel)
 	fl.StringVar(&opts.User, "user", "", "user name (overrides the URL's)")
 	fl.StringVar(&opts.Pass, "pass", "", "password (overrides the URL's)")
 	fl.StringVar(&opts.UserAgent, "user-agent", "", "RTSP User-Agent header")
@@ -108,7 +110,7 @@ ffprobe drop-in, schema in docs/probe-json.md), or only the SDP with --sdp.`,
 func probeRun(ctx context.Context, opts *Options) error {
 	log := opts.Logger()
 	src, u, err := opts.Endpoints().Source(opts.URL, endpoint.SourceOptions{
-		Transport: opts.Transport, User: opts.User, Pass: opts.Pass,
+		Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass,
 		UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure,
 	})
 	if err != nil {

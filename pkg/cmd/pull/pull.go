@@ -40,6 +40,7 @@ type Options struct {
 	Frames     int
 	Gap        time.Duration
 	Transport  string
+	Tunnel     string
 	Range      string
 	Seek       time.Duration
 	UserAgent  string
@@ -106,6 +107,7 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 		return
 	}
 	fl.StringVar(&opts.Transport, "transport", "auto", "RTP transport: auto, udp, tcp or multicast")
+	cmdutil.TunnelFlag(cmd, &opts.Tunnel)
 	fl.StringVar(&opts.Range, "range", "", "start a recorded stream at an offset: npt=START-")
 	fl.DurationVar(&opts.Seek, "seek", 0, "start a recorded stream at this offset")
 	fl.StringVar(&opts.UserAgent, "user-agent", "", "RTSP User-Agent header")
@@ -157,7 +159,7 @@ func Run(ctx context.Context, opts *Options) error {
 		return cmdutil.FlagErrorf("refusing to write %s to a terminal: pipe it (| ffplay -), redirect it (> out.ts), or use -o FILE", format)
 	}
 	src, u, err := resolver.Source(opts.URL, endpoint.SourceOptions{
-		Transport: opts.Transport, User: opts.User, Pass: opts.Pass,
+		Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass,
 		UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure, Start: opts.Seek,
 	})
 	if err != nil {

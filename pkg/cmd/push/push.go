@@ -36,6 +36,7 @@ type Options struct {
 	Speed     float64
 	NoPace    bool
 	Transport string
+	Tunnel    string
 	User      string
 	Pass      string
 	UserAgent string
@@ -128,6 +129,7 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 		return
 	}
 	fl.StringVar(&opts.Transport, "transport", "tcp", "RTP transport: tcp or udp (auto: tcp, the one that passes firewalls)")
+	cmdutil.TunnelFlag(cmd, &opts.Tunnel)
 	fl.StringVar(&opts.UserAgent, "user-agent", "", "RTSP User-Agent header")
 	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(cmdutil.PublishTransports, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -167,7 +169,7 @@ func openInput(opts *Options, resolver *endpoint.Resolver) (engine.Source, *atom
 func Run(ctx context.Context, opts *Options) error {
 	resolver := opts.Endpoints()
 	sink, u, err := resolver.NetworkSink(opts.URL, endpoint.SinkOptions{
-		Transport: opts.Transport, User: opts.User, Pass: opts.Pass,
+		Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass,
 		UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure,
 	})
 	if err != nil {
@@ -187,7 +189,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.Reconnect {
 		// Drops are retried with backoff; what the input produces while
 		// the server is away is dropped, so the push stays live.
-		spec, so := opts.URL, endpoint.SinkOptions{Transport: opts.Transport, User: opts.User, Pass: opts.Pass, UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure}
+		spec, so := opts.URL, endpoint.SinkOptions{Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure}
 		log := opts.Logger()
 		sink = &engine.RetrySink{
 			Name: mediaurl.RedactURL(u), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax},

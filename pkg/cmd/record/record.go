@@ -40,6 +40,7 @@ type Options struct {
 	RetryMax  time.Duration
 	OnSegment string
 	Transport string
+	Tunnel    string
 	User      string
 	Pass      string
 	Insecure  bool
@@ -116,6 +117,7 @@ if nothing in it was complete; the error says which.`,
 	cmdutil.AddRetryFlags(fl, &opts.RetryMin, &opts.RetryMax)
 	fl.StringVar(&opts.OnSegment, "on-segment", "", "run this command with each finished file's path as its last argument")
 	fl.StringVar(&opts.Transport, "transport", "auto", "RTP transport: auto, udp, tcp or multicast")
+	cmdutil.TunnelFlag(cmd, &opts.Tunnel)
 	fl.StringVar(&opts.User, "user", "", "user name (overrides the URL's)")
 	fl.StringVar(&opts.Pass, "pass", "", "password (overrides the URL's)")
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates")
@@ -195,7 +197,7 @@ func recordRun(ctx context.Context, opts *Options) (err error) {
 			},
 		}
 		src, _, err := resolver.Source(opts.URL, endpoint.SourceOptions{
-			Transport: opts.Transport, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure,
+			Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure,
 		})
 		if err != nil {
 			return err

@@ -31,6 +31,7 @@ type Options struct {
 	Destinations []string
 	Transport    string
 	DstTransport string
+	Tunnel       string
 	RetryMin     time.Duration
 	RetryMax     time.Duration
 	Loop         int
@@ -87,6 +88,7 @@ with timestamps that keep going forward.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Transport, "transport", "auto", "RTP transport to read an RTSP source: auto, udp, tcp or multicast")
 	fl.StringVar(&opts.DstTransport, "dst-transport", "tcp", "RTP transport to RTSP destinations: tcp or udp (auto: tcp)")
+	cmdutil.TunnelFlag(cmd, &opts.Tunnel)
 	cmdutil.AddRetryFlags(fl, &opts.RetryMin, &opts.RetryMax)
 	fl.IntVar(&opts.Loop, "loop", 1, "play a file source N times; --loop alone loops forever")
 	fl.Lookup("loop").NoOptDefVal = "0"
@@ -152,7 +154,7 @@ func relayRun(ctx context.Context, opts *Options) error {
 			rs := &engine.RetrySink{
 				Name: name, Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, OnEvent: event,
 				New: func() engine.Sink {
-					s, _, _ := resolver.NetworkSink(d, endpoint.SinkOptions{Transport: opts.DstTransport, InsecureTLS: opts.Insecure})
+					s, _, _ := resolver.NetworkSink(d, endpoint.SinkOptions{Transport: opts.DstTransport, Tunnel: opts.Tunnel, InsecureTLS: opts.Insecure})
 					return s
 				},
 			}
@@ -200,7 +202,7 @@ func shortName(u string) string {
 // openSource builds the source: network URLs reconnect, files are paced.
 func openSource(opts *Options, resolver *endpoint.Resolver, event func(string, engine.EndpointState, error)) (engine.Source, string, error) {
 	if mediaurl.IsNetwork(opts.Source) {
-		so := endpoint.SourceOptions{Transport: opts.Transport, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure}
+		so := endpoint.SourceOptions{Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure}
 		if _, _, err := resolver.Source(opts.Source, so); err != nil {
 			return nil, "", err
 		}

@@ -68,7 +68,10 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 		Use:   "serve [flags]",
 		Short: "Run an RTSP + RTMP server with one table of paths",
 		Long: `Run an ad-hoc streaming server: RTSP (TCP, UDP and, with --multicast-range,
-multicast) and RTMP share one table of paths.
+multicast) and RTMP share one table of paths. The RTSP port also accepts RTSP tunnelled in
+HTTP (GET/POST, ffmpeg -rtsp_transport http, GStreamer rtsph://) and in WebSocket. A
+connection may send at most 1 MiB before it plays or records, and must not stay silent
+longer than --timeout until then.
 
 Publish with RTSP ANNOUNCE/RECORD (ffmpeg -f rtsp, GStreamer rtspclientsink, avcat push)
 or RTMP publish (ffmpeg -f flv, OBS, avcat rtmp-push). Read with RTSP PLAY (ffplay, VLC,
@@ -79,7 +82,10 @@ unless --no-loop; each reader gets its own real-time playback, and PAUSE and PLA
 Range: npt= seek in it. With no --file, the embedded demo clip is served at /demo.
 
 Auth: --auth NAME:PASS protects everything; --publish-auth and --read-auth split the two
-actions. RTSP uses Basic or Digest; RTMP takes ?user=NAME&pass=PASS on the stream URL.`,
+actions. RTSP uses Basic or Digest; RTMP takes ?user=NAME&pass=PASS on the stream URL.
+
+--tls-cert and --tls-key turn RTSP into RTSPS (with SRTP, RTP/SAVP keyed by MIKEY, over UDP
+and TCP) and RTMP into RTMPS.`,
 		Example: `  avcat serve
   avcat serve --file cam1=recording.mp4 --file lobby=lobby.ts
   avcat serve --publish-auth pub:secret --read-auth viewer:pass
@@ -292,9 +298,13 @@ func printBanner(opts *Options, srv *server.Server, cfg *server.Config) {
 	}
 	fmt.Fprintf(w, "%s RTSP listening on %s", bold.Sprint("avcat serve:"), srv.RTSPAddr())
 	if cfg.UDPRTPAddress != "" {
-		fmt.Fprintf(w, " (UDP %d/%d)", opts.RTPPort, opts.RTPPort+1)
+		udp := "UDP"
+		if cfg.TLSConfig != nil {
+			udp = "SRTP over UDP"
+		}
+		fmt.Fprintf(w, " (%s %d/%d)", udp, opts.RTPPort, opts.RTPPort+1)
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintln(w, "; HTTP and WebSocket tunnels on the same port")
 	if a := srv.RTMPAddr(); a != nil {
 		fmt.Fprintf(w, "%s RTMP listening on %s\n", bold.Sprint("avcat serve:"), a)
 	}
