@@ -35,6 +35,8 @@ type framer struct {
 	clValid bool
 	clValue int
 	lf      int // HTTP head: line feeds in a row
+	// starts counts messages begun, so a reader can time the latest one.
+	starts uint64
 }
 
 type frameState uint8
@@ -77,6 +79,9 @@ func (f *framer) busy() bool {
 func (f *framer) feed(b []byte) error {
 	for _, c := range b {
 		if f.st == fsStart {
+			if f.nstart == 0 {
+				f.starts++
+			}
 			f.start[f.nstart] = c
 			f.nstart++
 			if f.nstart < 4 {
@@ -91,6 +96,7 @@ func (f *framer) feed(b []byte) error {
 			for _, c0 := range f.start {
 				f.step(c0)
 			}
+			f.starts = 1 // the replay counts as one start, the first
 			continue
 		}
 		if f.st == fsHTTPHead {
@@ -132,6 +138,7 @@ func (f *framer) step(c byte) {
 	switch f.st {
 	case fsIdle:
 		f.peek, f.st = c, fsPeek
+		f.starts++
 	case fsPeek:
 		switch {
 		case f.peek == '$':
