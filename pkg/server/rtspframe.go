@@ -27,7 +27,7 @@ type framer struct {
 	nstart int
 	peek   byte // PEEK: the first byte of the two gortsplib peeks
 
-	n       int  // bytes left (frame, body) or seen (HTTP head)
+	n       int // bytes left (frame, body) or seen (HTTP head)
 	key     [15]byte
 	nkey    int  // bytes of the header key; more than len(key): not Content-Length
 	isCL    bool // the current header is Content-Length
@@ -42,26 +42,26 @@ type framer struct {
 type frameState uint8
 
 const (
-	fsStart     frameState = iota // first bytes of the connection
-	fsIdle                        // between messages
-	fsPeek                        // one byte of the two gortsplib peeks
-	fsField1                      // method (or response protocol), until ' '
-	fsField2                      // URL, until ' '
-	fsRespCode                    // response status code, until ' ' or '\r'
-	fsField3                      // protocol (or status message), until '\r'
-	fsLF                          // the '\n' of the start line
-	fsLineStart                   // start of a header line, or '\r'
-	fsEndLF                       // the '\n' ending the header
-	fsKey                         // header key, until ':'
-	fsSpaces                      // spaces before the value
-	fsValue                       // header value, until '\r'
-	fsValueLF                     // the '\n' ending a header line
-	fsBody                        // n body bytes
-	fsFrameHdr                    // n more bytes of the 4-byte frame header
-	fsFrameLenLo                  // the low byte of the frame length
-	fsFrameBody                   // n payload bytes
-	fsHTTPHead                    // a tunnel's HTTP request head
-	fsOpaque                      // inside a tunnel: not followed
+	fsStart      frameState = iota // first bytes of the connection
+	fsIdle                         // between messages
+	fsPeek                         // one byte of the two gortsplib peeks
+	fsField1                       // method (or response protocol), until ' '
+	fsField2                       // URL, until ' '
+	fsRespCode                     // response status code, until ' ' or '\r'
+	fsField3                       // protocol (or status message), until '\r'
+	fsLF                           // the '\n' of the start line
+	fsLineStart                    // start of a header line, or '\r'
+	fsEndLF                        // the '\n' ending the header
+	fsKey                          // header key, until ':'
+	fsSpaces                       // spaces before the value
+	fsValue                        // header value, until '\r'
+	fsValueLF                      // the '\n' ending a header line
+	fsBody                         // n body bytes
+	fsFrameHdr                     // n more bytes of the 4-byte frame header
+	fsFrameLenLo                   // the low byte of the frame length
+	fsFrameBody                    // n payload bytes
+	fsHTTPHead                     // a tunnel's HTTP request head
+	fsOpaque                       // inside a tunnel: not followed
 )
 
 // busy reports whether a message has started and not ended.
