@@ -435,7 +435,12 @@ func TestOrphanUDPSessionTimeout(t *testing.T) {
 // wraps it to 44) and port 70000.
 func TestBadTransport(t *testing.T) {
 	t.Parallel()
-	s, _ := startHostile(t, Config{})
+	port := freeUDPPair(t)
+	// With UDP on: gortsplib itself answers 461 to UDP when it is off.
+	s, _ := startHostile(t, Config{
+		UDPRTPAddress:  fmt.Sprintf("127.0.0.1:%d", port),
+		UDPRTCPAddress: fmt.Sprintf("127.0.0.1:%d", port+1),
+	})
 	url := "rtsp://" + s.RTSPAddr().String() + "/live/trackID=0"
 	for _, tr := range []string{
 		"RTP/AVP/TCP;unicast;interleaved=300-301",
@@ -448,8 +453,10 @@ func TestBadTransport(t *testing.T) {
 		c.want(res, base.StatusUnsupportedTransport, tr)
 		t.Logf("%s: %d %s", tr, res.StatusCode, res.StatusMessage)
 	}
-	c := dialClient(t, s)
-	c.want(c.do(base.Setup, url, base.Header{"Transport": {"RTP/AVP/TCP;unicast;interleaved=254-255"}}, nil), base.StatusOK, "interleaved=254-255")
+	for _, tr := range []string{"RTP/AVP/TCP;unicast;interleaved=254-255", "RTP/AVP;unicast;client_port=65534-65535"} {
+		c := dialClient(t, s)
+		c.want(c.do(base.Setup, url, base.Header{"Transport": {tr}}, nil), base.StatusOK, tr)
+	}
 }
 
 func sdpWithTracks(n int) []byte {
