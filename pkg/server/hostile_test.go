@@ -547,3 +547,97 @@ func digestOnly(v base.HeaderValue) base.HeaderValue {
 }
 
 var _ = io.EOF
+
+// TestSlowRequestInTunnels (item 3): the same bound holds for RTSP carried
+// in an HTTP tunnel (base64 in the POST) or a WebSocket tunnel (masked
+// frames), which the framer follows after the tunnel's HTTP head.
+func TestSlowRequestInTunnels(t *testing.T) {
+	t.Parallel()
+	const timeout = time.Second
+	s, _ := startHostile(t, Config{ReadTimeout: timeout})
+	url := "rtsp://" + s.RTSPAddr().String() + "/live"
+	req := "OPTIONS " + url + " RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: " + strings.Repeat("s", 40) + "\r\n\r\n"
+
+	t.Run("HTTP", func(t *testing.T) {
+		t.Parallel()
+		get := dialClient(t, s)
+		_, _ = get.nc.Write([]byte("GET /live HTTP/1.0\r\nAccept: application/x-rtsp-tunnelled\r\nX-Sessioncookie: slow1\r\n\r\n"))
+		_ = get.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if line, err := get.br.ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+			t.Fatalf("tunnel GET: %q %v", line, err)
+		}
+		for {
+			if line, err := get.br.ReadString('\n'); err != nil || line == "\r\n" {
+				break
+			}
+		}
+		post := dialClient(t, s)
+		_, _ = post.nc.Write([]byte("POST /live HTTP/1.0\r\nContent-Type: application/x-rtsp-tunnelled\r\nX-Sessioncookie: slow1\r\nContent-Length: 32767\r\n\r\n"))
+		// A prompt request passes.
+		_, _ = post.nc.Write([]byte(base64.StdEncoding.EncodeToString([]byte(req))))
+		var res base.Response
+		_ = get.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if err := res.Unmarshal(get.br); err != nil || res.StatusCode != base.StatusOK {
+			t.Fatalf("tunnelled OPTIONS: %v %v", res.StatusCode, err)
+		}
+		sent, _ := trickle(post.nc, []byte(base64.StdEncoding.EncodeToString([]byte(req))), 100*time.Millisecond)
+		if sent == len(base64.StdEncoding.EncodeToString([]byte(req))) {
+			t.Fatal("the server kept a tunnel whose request took 15 s")
+		}
+	})
+	t.Run("WebSocket", func(t *testing.T) {
+		t.Parallel()
+		c := dialClient(t, s)
+		_, _ = c.nc.Write([]byte("GET /live HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: rtsp.onvif.org\r\n\r\n"))
+		_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			line, err := c.br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("WebSocket upgrade: %v", err)
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		frame := func(p []byte) []byte {
+			b := []byte{0x82, 0x80 | byte(len(p)), 1, 2, 3, 4}
+			for i, c := range p {
+				b = append(b, c^[]byte{1, 2, 3, 4}[i%4])
+			}
+			return b
+		}
+		// One RTSP byte per frame, each frame prompt: the request is slow.
+		var msg []byte
+		for _, r := range []byte(req) {
+			msg = append(msg, frame([]byte{r})...)
+		}
+		sent, _ := trickle(c.nc, msg, 30*time.Millisecond)
+		if sent == len(msg) {
+			t.Fatal("the server kept a WebSocket tunnel whose request took 6 s")
+		}
+	})
+	t.Run("WebSocket message size", func(t *testing.T) {
+		t.Parallel()
+		c := dialClient(t, s)
+		_, _ = c.nc.Write([]byte("GET /live HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: rtsp.onvif.org\r\n\r\n"))
+		before := heapInuse()
+		hdr := []byte{0x82, 0x80 | 127, 0, 0, 0, 0, 0x10, 0, 0, 0, 1, 2, 3, 4} // 256 MiB
+		_, _ = c.nc.Write(hdr)
+		chunk := make([]byte, 1<<20)
+		sent := 0
+		for ; sent < 64; sent++ {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.nc.Write(chunk); err != nil {
+				break
+			}
+		}
+		if sent == 64 {
+			t.Fatal("the server read 64 MiB of one WebSocket message")
+		}
+		if grew := int64(heapInuse()) - int64(before); grew > 8<<20 {
+			t.Errorf("heap grew by %d bytes", grew)
+		}
+	})
+}

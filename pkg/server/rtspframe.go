@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
 )
@@ -13,7 +14,25 @@ const maxHTTPHead = 64 << 10
 // maxRTSPBody mirrors gortsplib's limit on a Content-Length.
 const maxRTSPBody = 128 << 10
 
-var errHTTPHeadTooLarge = errors.New("tunnel HTTP request head larger than 64 KiB")
+// maxWSMessage bounds a WebSocket message: gorilla/websocket, under
+// gortsplib's WebSocket tunnel, reads each message whole, with no limit.
+// An RTSP request is at most about 800 KiB (gortsplib's header and body
+// limits), an interleaved frame 64 KiB.
+const maxWSMessage = 1 << 20
+
+var (
+	errHTTPHeadTooLarge  = errors.New("tunnel HTTP request head larger than 64 KiB")
+	errWSMessageTooLarge = errors.New("tunnel WebSocket message larger than 1 MiB")
+)
+
+// Tunnels: after its HTTP head, a POST carries base64 RTSP, a GET
+// upgraded to WebSocket carries RTSP in masked frames (a plain GET
+// carries nothing).
+const (
+	tunNone = iota
+	tunBase64
+	tunWebSocket
+)
 
 // framer follows the bytes gortsplib reads from an RTSP connection and
 // tells whether a message (a request, a response or a `$` interleaved
@@ -37,6 +56,23 @@ type framer struct {
 	lf      int // HTTP head: line feeds in a row
 	// starts counts messages begun, so a reader can time the latest one.
 	starts uint64
+
+	tun  int
+	b64  [4]byte
+	nb64 int
+	ws   wsFramer
+}
+
+// wsFramer follows WebSocket frames from a client.
+type wsFramer struct {
+	st     int // 0: first header byte, 1: second, 2: extended length, 3: mask, 4: payload
+	b0     byte
+	n      int    // bytes left of the extended length or mask
+	length uint64 // payload length
+	masked bool
+	mask   [4]byte
+	pos    uint64 // payload bytes seen
+	msg    uint64 // bytes of the current data message
 }
 
 type frameState uint8
@@ -61,7 +97,6 @@ const (
 	fsFrameLenLo                   // the low byte of the frame length
 	fsFrameBody                    // n payload bytes
 	fsHTTPHead                     // a tunnel's HTTP request head
-	fsOpaque                       // inside a tunnel: not followed
 )
 
 // busy reports whether a message has started and not ended.
@@ -69,8 +104,8 @@ func (f *framer) busy() bool {
 	switch f.st {
 	case fsStart:
 		return f.nstart > 0
-	case fsIdle, fsOpaque:
-		return false
+	case fsIdle:
+		return f.tun == tunWebSocket && f.ws.st != 0
 	}
 	return true
 }
@@ -108,7 +143,10 @@ func (f *framer) feed(b []byte) error {
 			case '\n':
 				f.lf++
 				if f.lf == 2 {
-					f.st = fsOpaque
+					f.st, f.tun = fsIdle, tunWebSocket
+					if f.start[0] == 'P' {
+						f.tun = tunBase64
+					}
 				}
 			case '\r':
 			default:
@@ -116,12 +154,108 @@ func (f *framer) feed(b []byte) error {
 			}
 			continue
 		}
-		if f.st == fsOpaque {
-			return nil
+		switch f.tun {
+		case tunBase64:
+			f.base64(c)
+		case tunWebSocket:
+			if err := f.websocket(c); err != nil {
+				return err
+			}
+		default:
+			f.step(c)
 		}
-		f.step(c)
 	}
 	return nil
+}
+
+// base64 follows a POST tunnel: base64, decoded four characters at a
+// time as gortsplib does.
+func (f *framer) base64(c byte) {
+	if c == '\r' || c == '\n' {
+		return
+	}
+	f.b64[f.nb64] = c
+	f.nb64++
+	if f.nb64 < 4 {
+		return
+	}
+	f.nb64 = 0
+	var out [3]byte
+	n, _ := base64.StdEncoding.Decode(out[:], f.b64[:])
+	for _, d := range out[:n] {
+		f.step(d)
+	}
+}
+
+// websocket follows a WebSocket tunnel's frames and the RTSP in them.
+func (f *framer) websocket(c byte) error {
+	w := &f.ws
+	switch w.st {
+	case 0:
+		w.b0, w.st = c, 1
+	case 1:
+		w.masked = c&0x80 != 0
+		w.length, w.pos = uint64(c&0x7f), 0
+		switch w.length {
+		case 126:
+			w.length, w.n, w.st = 0, 2, 2
+		case 127:
+			w.length, w.n, w.st = 0, 8, 2
+		default:
+			return w.header()
+		}
+	case 2:
+		w.length = w.length<<8 | uint64(c)
+		w.n--
+		if w.n == 0 {
+			return w.header()
+		}
+	case 3:
+		w.mask[4-w.n] = c
+		w.n--
+		if w.n == 0 {
+			w.payloadOrDone()
+		}
+	case 4:
+		if w.masked {
+			c ^= w.mask[w.pos%4]
+		}
+		w.pos++
+		if w.b0&0x08 == 0 { // a data frame: RTSP
+			f.step(c)
+		}
+		if w.pos == w.length {
+			w.st = 0
+		}
+	}
+	return nil
+}
+
+// header checks a frame's length, once known.
+func (w *wsFramer) header() error {
+	if w.b0&0x08 == 0 { // data or continuation
+		if w.b0&0x0f != 0 {
+			w.msg = 0 // a new message
+		}
+		w.msg += w.length
+		if w.length > maxWSMessage || w.msg > maxWSMessage {
+			return errWSMessageTooLarge
+		}
+	}
+	if w.masked {
+		w.n, w.st = 4, 3
+		return nil
+	}
+	w.payloadOrDone()
+	return nil
+}
+
+func (w *wsFramer) payloadOrDone() {
+	if w.length == 0 {
+		w.st = 0
+		return
+	}
+	w.st = 4
 }
 
 // isMessageStart mirrors gortsplib's conn.Read: "RT" starts a response,

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -83,11 +84,97 @@ func TestFramerTunnelHead(t *testing.T) {
 	}
 }
 
+// checkTunnels: RTSP carried in a POST tunnel (base64) or a WebSocket
+// tunnel (masked frames of sizes taken from the data) is followed as the
+// same bytes sent plainly: at every point where a tunnel's bytes decode
+// to a prefix of data, busy() agrees with a plain framer's.
+func checkTunnels(t *testing.T, data []byte) {
+	if bytes.HasPrefix(data, []byte("GET ")) || bytes.HasPrefix(data, []byte("POST")) {
+		return
+	}
+	// plainAt feeds a plain framer up to n (n only grows, per tunnel).
+	var p framer
+	fed := 0
+	plainAt := func(n int) bool {
+		_ = p.feed(data[fed:n])
+		fed = n
+		return p.busy()
+	}
+	// POST: quartets decode to 3 bytes.
+	var b framer
+	_ = b.feed([]byte("POST /x HTTP/1.1\r\nContent-Type: application/x-rtsp-tunnelled\r\n\r\n"))
+	for i := 0; i < len(data); i += 3 {
+		end := min(i+3, len(data))
+		if err := b.feed([]byte(base64.StdEncoding.EncodeToString(data[i:end]))); err != nil {
+			t.Fatal(err)
+		}
+		if b.busy() != plainAt(end) {
+			t.Fatalf("POST tunnel, after %d bytes: busy=%v, plain %v (data %q)", end, b.busy(), !b.busy(), data)
+		}
+	}
+	// WebSocket: frames of 1 to 200 bytes, 7-, 16- and 64-bit lengths.
+	p, fed = framer{}, 0
+	var w framer
+	_ = w.feed([]byte("GET /x HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"))
+	mask := [4]byte{0x12, 0x34, 0x56, 0x78}
+	for i, k := 0, 0; i < len(data); k++ {
+		size := 1 + int(data[i])%200
+		end := min(i+size, len(data))
+		payload := data[i:end]
+		hdr := []byte{0x82}
+		switch {
+		case k%3 == 1:
+			hdr = append(hdr, 0x80|126, byte(len(payload)>>8), byte(len(payload)))
+		case k%3 == 2:
+			hdr = append(hdr, 0x80|127, 0, 0, 0, 0, 0, 0, byte(len(payload)>>8), byte(len(payload)))
+		default:
+			if len(payload) > 125 {
+				payload = payload[:125]
+				end = i + 125
+			}
+			hdr = append(hdr, 0x80|byte(len(payload)))
+		}
+		if k > 0 && k%4 == 0 {
+			hdr[0] = 0x80 // a continuation
+		}
+		frame := append(hdr, mask[:]...)
+		for j, c := range payload {
+			frame = append(frame, c^mask[j%4])
+		}
+		if err := w.feed(frame[:len(frame)-1]); err != nil {
+			t.Fatal(err)
+		}
+		if !w.busy() {
+			t.Fatalf("WebSocket tunnel: idle inside a frame")
+		}
+		_ = w.feed(frame[len(frame)-1:])
+		if w.busy() != plainAt(end) {
+			t.Fatalf("WebSocket tunnel, after %d bytes: busy=%v, plain %v (data %q)", end, w.busy(), !w.busy(), data)
+		}
+		i = end
+	}
+}
+
+func TestFramerTunnels(t *testing.T) {
+	for _, s := range framerSeeds {
+		checkTunnels(t, []byte(s))
+	}
+	var w framer
+	_ = w.feed([]byte("GET /x HTTP/1.1\r\n\r\n"))
+	if err := w.feed([]byte{0x82, 0xff, 0, 0, 0, 0, 0, 0x20, 0, 0}); err != errWSMessageTooLarge {
+		t.Fatalf("a 2 MiB WebSocket frame: err %v, want %v", err, errWSMessageTooLarge)
+	}
+}
+
 // FuzzFramerMatchesGortsplib: the framer ends messages exactly where
-// gortsplib v5's reader does, whatever the bytes.
+// gortsplib v5's reader does, whatever the bytes, and follows the same
+// bytes inside HTTP and WebSocket tunnels.
 func FuzzFramerMatchesGortsplib(f *testing.F) {
 	for _, s := range framerSeeds {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(checkFramer)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkFramer(t, data)
+		checkTunnels(t, data)
+	})
 }
