@@ -113,6 +113,64 @@ func genMan(rootCmd *cobra.Command, dir string) error {
 	if err := doc.GenManTree(rootCmd, header, dir); err != nil {
 		return fmt.Errorf("man pages: %w", err)
 	}
+	return addManSections(dir, owns)
+}
+
+// manSections are the sections cobra does not write: every page gets
+// them before SEE ALSO, as man-pages(7) orders them. They follow
+// docs/exit-codes.md and pkg/iostreams.
+const manSections = `.SH EXIT STATUS
+.TP
+\fB0\fP
+success, or a clean stop (duration reached, end of stream, Ctrl-C or SIGTERM) after the output was finalized
+.TP
+\fB1\fP
+runtime failure not covered below (e.g. a local file cannot be written)
+.TP
+\fB2\fP
+usage: bad flags, arguments or URL
+.TP
+\fB3\fP
+network or timeout: connection refused, no answer within \-\-timeout, a peer speaking something else, a dropped connection, no usable media before a stop
+.TP
+\fB4\fP
+authentication: credentials missing or refused
+.TP
+\fB5\fP
+not found: the server has no such stream
+.TP
+\fB6\fP
+unsupported codec or format
+.SH ENVIRONMENT
+.TP
+\fBNO_COLOR\fP
+when set and not empty, human output on stderr is not colored, unless \-\-color always is given (https://no\-color.org)
+`
+
+func addManSections(dir string, owns func(string) bool) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !owns(e.Name()) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		page := string(b)
+		if i := strings.Index(page, ".SH SEE ALSO"); i >= 0 {
+			page = page[:i] + manSections + page[i:]
+		} else {
+			page += manSections
+		}
+		if err := os.WriteFile(path, []byte(page), 0o644); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -27,6 +27,20 @@ func (s *DescribeOnlyServer) Closes() int { return int(s.closes.Load()) }
 // closed in t.Cleanup.
 func StartDescribeOnlyServer(t testing.TB, sdp, closeOn string) *DescribeOnlyServer {
 	t.Helper()
+	return startDescribeOnlyServer(t, sdp, closeOn, "\r\n")
+}
+
+// StartBareLFServer is a DescribeOnlyServer (closing on closeOn) that ends
+// every line of its responses, SDP included, with a bare "\n" instead of
+// "\r\n", as the RTSP servers of some old camera firmware do.
+func StartBareLFServer(t testing.TB, sdp, closeOn string) *DescribeOnlyServer {
+	t.Helper()
+	return startDescribeOnlyServer(t, sdp, closeOn, "\n")
+}
+
+func startDescribeOnlyServer(t testing.TB, sdp, closeOn, eol string) *DescribeOnlyServer {
+	t.Helper()
+	sdp = strings.ReplaceAll(sdp, "\r\n", eol)
 	s := &DescribeOnlyServer{}
 	s.FakeServer = startFakeServer(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
@@ -78,6 +92,9 @@ func StartDescribeOnlyServer(t testing.TB, sdp, closeOn string) *DescribeOnlySer
 			default:
 				resp += "\r\n"
 			}
+			// The SDP already has its line ends; only the head changes.
+			head, body, _ := strings.Cut(resp, "\r\n\r\n")
+			resp = strings.ReplaceAll(head, "\r\n", eol) + eol + eol + body
 			if _, err := c.Write([]byte(resp)); err != nil {
 				return
 			}

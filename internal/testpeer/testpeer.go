@@ -29,7 +29,9 @@ const (
 	PeerNginxRTMP     = "nginx-rtmp"      // nginx plus the ngx_rtmp_module.so dynamic module
 	PeerRTMPDump      = "rtmpdump"
 	PeerVLC           = "vlc"
-	PeerTimeout       = "timeout" // coreutils timeout, used to bound peer clients
+	PeerTimeout       = "timeout"           // coreutils timeout, used to bound peer clients
+	PeerLalServer     = "lalserver"         // lal's lalserver, see EnvPeersDir
+	PeerNodeMedia     = "node-media-server" // node plus the node-media-server npm package, see EnvPeersDir
 )
 
 // EnvRequirePeers turns a missing peer into a test failure when set to "1".
@@ -60,6 +62,15 @@ func debianPackages(name string) string {
 	return ""
 }
 
+// installHint says how to install a peer that is not a Debian package.
+func installHint(name string) string {
+	switch name {
+	case PeerLalServer, PeerNodeMedia:
+		return " (run .ci/install-extra-peers; it installs into $" + EnvPeersDir + ", default " + DefaultPeersDir + ")"
+	}
+	return ""
+}
+
 // Require skips the test unless every named peer is installed. With
 // AVCAT_REQUIRE_PEERS=1 a missing peer fails the test instead.
 func Require(t testing.TB, names ...string) {
@@ -71,6 +82,7 @@ func Require(t testing.TB, names ...string) {
 			if pkg := debianPackages(name); pkg != "" {
 				msg += " (Debian: apt-get install " + pkg + ")"
 			}
+			msg += installHint(name)
 			missing = append(missing, msg)
 		}
 	}
@@ -102,6 +114,15 @@ func checkPeer(name string) error {
 			return err
 		}
 		_, err := nginxRTMPModule()
+		return err
+	case PeerLalServer:
+		_, err := lalServerPath()
+		return err
+	case PeerNodeMedia:
+		if _, err := exec.LookPath("node"); err != nil {
+			return err
+		}
+		_, err := nodeMediaServerModule()
 		return err
 	default:
 		_, err := lookPath(name)
@@ -212,4 +233,13 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// Poll calls check until it succeeds and fails the test after limit: a
+// readiness poll for tests (never a fixed sleep).
+func Poll(t testing.TB, limit time.Duration, check func() error) {
+	t.Helper()
+	if err := poll(limit, nil, check); err != nil {
+		t.Fatalf("testpeer: %v", err)
+	}
 }

@@ -28,7 +28,24 @@ type Needs int
 const (
 	NeedPackets     Needs = 1 << iota // RTP packets
 	NeedAccessUnits                   // decoded access units
+	NeedRTCP                          // the RTCP packets received (packet dumps)
 )
+
+type needsKey struct{}
+
+// WithNeeds returns ctx carrying what a session's sinks need. The session
+// gives it to Source.Open and Source.Run, and a source that can skip work
+// (depacketizing, forwarding RTCP) reads it with NeedsFrom. Wrappers pass
+// their context on, so none can drop the need.
+func WithNeeds(ctx context.Context, n Needs) context.Context {
+	return context.WithValue(ctx, needsKey{}, n)
+}
+
+// NeedsFrom returns the needs ctx carries; 0 outside a session.
+func NeedsFrom(ctx context.Context) Needs {
+	n, _ := ctx.Value(needsKey{}).(Needs)
+	return n
+}
 
 // Sink consumes units.
 type Sink interface {
@@ -53,18 +70,15 @@ type Lossless interface {
 	Lossless() bool
 }
 
-// Decoding is implemented by sources that can depacketize on demand.
-type Decoding interface {
-	SetDecode(on bool)
+// Starter is implemented by sinks that drop units until they can start
+// (files wait for a keyframe and its parameter sets): Started reports
+// whether any media was written.
+type Starter interface {
+	Started() bool
 }
 
-// RTCPWriter is implemented by sinks that record RTCP (packet dumps).
+// RTCPWriter is implemented by sinks that record RTCP (packet dumps): the
+// session then asks the source for NeedRTCP.
 type RTCPWriter interface {
 	WriteRTCP(medi *description.Media, pkt []byte, received time.Time) error
-}
-
-// RTCPForwarder is implemented by sources that can emit the RTCP they
-// receive as units with RTCP set.
-type RTCPForwarder interface {
-	SetRTCP(on bool)
 }

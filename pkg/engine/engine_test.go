@@ -302,15 +302,14 @@ func (s *rtcpSink) WriteRTCP(_ *description.Media, pkt []byte, _ time.Time) erro
 	return nil
 }
 
-// rtcpSource emits RTCP units only when asked to.
+// rtcpSource emits RTCP units only when its context asks for them.
 type rtcpSource struct {
 	fakeSource
 	on bool
 }
 
-func (s *rtcpSource) SetRTCP(on bool) { s.on = on }
-
 func (s *rtcpSource) Run(ctx context.Context, emit func(*media.Unit)) error {
+	s.on = NeedsFrom(ctx)&NeedRTCP != 0
 	m := s.desc.Medias[0]
 	for i, u := range s.units {
 		emit(u)
@@ -349,5 +348,37 @@ func TestSessionRTCPReachesOnlyRTCPSinks(t *testing.T) {
 	}
 	if src2.on {
 		t.Fatal("the session asked for RTCP that no sink records")
+	}
+}
+
+// TestSessionRTCPThroughWrappers: the RTCP need reaches the source through
+// every wrapper (relay SRC x.pcap wrapped it in a RetrySource, which
+// dropped it, so the dump had no RTCP while pull's had).
+func TestSessionRTCPThroughWrappers(t *testing.T) {
+	desc, f := testDesc()
+	newSrc := func() *rtcpSource { return &rtcpSource{fakeSource: fakeSource{desc: desc, units: units(f, 30)}} }
+	cases := map[string]func(*rtcpSource) Source{
+		"Loop":   func(s *rtcpSource) Source { return &Loop{New: func() Source { return s }, Count: 1} },
+		"Paced":  func(s *rtcpSource) Source { return &Paced{Source: s, Speed: 1000} },
+		"Select": func(s *rtcpSource) Source { return &Select{Source: s, Selection: Selection{VideoOnly: true}} },
+		"RetrySource": func(s *rtcpSource) Source {
+			return &RetrySource{New: func() Source { return s }, Backoff: Backoff{Min: time.Millisecond, Max: time.Millisecond}}
+		},
+	}
+	for name, wrap := range cases {
+		t.Run(name, func(t *testing.T) {
+			src := newSrc()
+			dump := &rtcpSink{recordSink: recordSink{lossless: true}}
+			s := &Session{Source: wrap(src), Sinks: []Sink{dump}, MaxFrames: 30}
+			if err := s.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			dump.mu.Lock()
+			n := len(dump.rtcp)
+			dump.mu.Unlock()
+			if !src.on || n == 0 {
+				t.Fatalf("the source was not asked for RTCP through %s (%d RTCP packets recorded)", name, n)
+			}
+		})
 	}
 }

@@ -37,13 +37,6 @@ func (l *Loop) Open(ctx context.Context) (*description.Session, error) {
 	return desc, nil
 }
 
-// SetDecode is forwarded to sources that depacketize.
-func (l *Loop) SetDecode(on bool) {
-	if d, ok := l.first.(Decoding); ok {
-		d.SetDecode(on)
-	}
-}
-
 func formatList(desc *description.Session) []format.Format {
 	var out []format.Format
 	for _, m := range desc.Medias {

@@ -78,13 +78,6 @@ type Paced struct {
 	Speed float64
 }
 
-// SetDecode is forwarded to sources that depacketize.
-func (p *Paced) SetDecode(on bool) {
-	if d, ok := p.Source.(Decoding); ok {
-		d.SetDecode(on)
-	}
-}
-
 // Run paces the wrapped source's units.
 func (p *Paced) Run(ctx context.Context, emit func(*media.Unit)) error {
 	pacer := &Pacer{Speed: p.Speed}

@@ -233,7 +233,6 @@ type RetrySource struct {
 
 	first      Source
 	desc       *description.Session
-	decode     bool
 	ran        bool
 	reconnects atomic.Uint64
 }
@@ -250,14 +249,6 @@ func (r *RetrySource) Open(ctx context.Context) (*description.Session, error) {
 	}
 	r.desc = desc
 	return desc, nil
-}
-
-// SetDecode is remembered for every connection.
-func (r *RetrySource) SetDecode(on bool) {
-	r.decode = on
-	if d, ok := r.first.(Decoding); ok {
-		d.SetDecode(on)
-	}
 }
 
 // Run runs connections until ctx ends.
@@ -358,9 +349,6 @@ func (r *RetrySource) reconnect(ctx context.Context, tracks int) (Source, *descr
 			r.OnEvent(StateConnecting, nil)
 		}
 		src := r.New()
-		if d, ok := src.(Decoding); ok {
-			d.SetDecode(r.decode)
-		}
 		desc, err := src.Open(ctx)
 		if err != nil {
 			src.Close()

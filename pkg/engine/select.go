@@ -89,20 +89,6 @@ func (s *Select) describe() string {
 	return fmt.Sprintf("--track %v", s.Selection.Tracks)
 }
 
-// SetDecode is forwarded to sources that depacketize.
-func (s *Select) SetDecode(on bool) {
-	if d, ok := s.Source.(Decoding); ok {
-		d.SetDecode(on)
-	}
-}
-
-// SetRTCP is forwarded to sources that emit RTCP.
-func (s *Select) SetRTCP(on bool) {
-	if f, ok := s.Source.(RTCPForwarder); ok {
-		f.SetRTCP(on)
-	}
-}
-
 // Run drops units of the tracks left out.
 func (s *Select) Run(ctx context.Context, emit func(*media.Unit)) error {
 	return s.Source.Run(ctx, func(u *media.Unit) {

@@ -57,8 +57,18 @@ type Session struct {
 	Sinks  []Sink
 	// QueueSize bounds each sink's queue; 0 means DefaultQueueSize.
 	QueueSize int
-	// Duration stops the session after this long; 0 means no limit.
+	// Duration stops the session after this long of wall time; 0 means no
+	// limit. probe --play measures over it.
 	Duration time.Duration
+	// MediaDuration stops the session once this much media was delivered,
+	// as ffmpeg's -t: it is counted on the first video track (the first
+	// track without video) from its first usable unit (a keyframe, when
+	// decoded), so a server's GOP burst or a slow start does not lengthen
+	// the output. Units at or past it are not delivered. 0 means no limit.
+	MediaDuration time.Duration
+	// StartWait bounds, in wall time, the wait for that first usable unit
+	// when MediaDuration is set; 0 means MediaDuration.
+	StartWait time.Duration
 	// MaxFrames stops after this many video frames (any frames when there
 	// is no video); 0 means no limit.
 	MaxFrames uint64
@@ -73,6 +83,8 @@ type Session struct {
 	queues   []*sinkQueue
 	reason   StopReason
 	opened   bool
+	needs    Needs
+	clock    *mediaClock
 }
 
 type sinkQueue struct {
@@ -93,15 +105,23 @@ func (s *Session) Open(ctx context.Context) (*description.Session, error) {
 	if s.QueueSize <= 0 {
 		s.QueueSize = DefaultQueueSize
 	}
-	desc, err := s.Source.Open(ctx)
+	for _, sk := range s.Sinks {
+		if nr, ok := sk.(NeedsReporter); ok {
+			s.needs |= nr.Needs()
+		} else {
+			s.needs |= NeedAccessUnits
+		}
+		if _, ok := sk.(RTCPWriter); ok {
+			s.needs |= NeedRTCP
+		}
+	}
+	desc, err := s.Source.Open(WithNeeds(ctx, s.needs))
 	if err != nil {
 		return nil, err
 	}
 	s.desc = desc
 	s.opened = true
 
-	var needs Needs
-	wantRTCP := false
 	for i, sk := range s.Sinks {
 		if err := sk.Open(desc); err != nil {
 			for _, prev := range s.Sinks[:i] {
@@ -110,20 +130,6 @@ func (s *Session) Open(ctx context.Context) (*description.Session, error) {
 			s.Sinks = nil
 			return nil, err
 		}
-		if nr, ok := sk.(NeedsReporter); ok {
-			needs |= nr.Needs()
-		} else {
-			needs |= NeedAccessUnits
-		}
-		if _, ok := sk.(RTCPWriter); ok {
-			wantRTCP = true
-		}
-	}
-	if d, ok := s.Source.(Decoding); ok {
-		d.SetDecode(needs&NeedAccessUnits != 0)
-	}
-	if f, ok := s.Source.(RTCPForwarder); ok {
-		f.SetRTCP(wantRTCP)
 	}
 	return desc, nil
 }
@@ -136,6 +142,28 @@ func (s *Session) Stats() *Stats { return s.stats.Load() }
 
 // Reason says why Run returned.
 func (s *Session) Reason() StopReason { return s.reason }
+
+// WroteMedia reports, after Run, whether a sink wrote media: a Starter
+// says so itself; any other sink got media if a unit was delivered.
+func (s *Session) WroteMedia() bool {
+	delivered := false
+	if st := s.Stats(); st != nil {
+		for _, t := range st.Snapshot() {
+			if t.Packets > 0 || t.Frames > 0 {
+				delivered = true
+			}
+		}
+	}
+	if !delivered {
+		return false
+	}
+	for _, sk := range s.Sinks {
+		if st, ok := sk.(Starter); !ok || st.Started() {
+			return true
+		}
+	}
+	return false
+}
 
 // Dropped returns, per sink, how many units its queue dropped.
 func (s *Session) Dropped() []uint64 {
@@ -167,7 +195,7 @@ func (s *Session) Run(ctx context.Context) error {
 	stats := newStats(s.Now(), formatsOf(s.desc))
 	s.stats.Store(stats)
 
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(WithNeeds(ctx, s.needs))
 	defer cancel()
 
 	sinkFailed := make(chan error, len(s.Sinks))
@@ -190,6 +218,11 @@ func (s *Session) Run(ctx context.Context) error {
 		}
 	}
 	limit := make(chan StopReason, 1)
+	var clk *mediaClock
+	if s.MediaDuration > 0 {
+		clk = newMediaClock(s.MediaDuration, formatsOf(s.desc))
+		s.clock = clk
+	}
 	var frames atomic.Uint64
 	var lastUnit atomic.Int64
 	lastUnit.Store(time.Now().UnixNano())
@@ -230,6 +263,18 @@ func (s *Session) Run(ctx context.Context) error {
 		if closing.Load() {
 			return
 		}
+		if clk != nil {
+			deliver, reached := clk.admit(u)
+			if reached {
+				select {
+				case limit <- StopDuration:
+				default:
+				}
+			}
+			if !deliver {
+				return
+			}
+		}
 		// Count only what the sinks are given: a unit racing the stop is
 		// neither written nor reported.
 		stats.observe(u)
@@ -251,25 +296,45 @@ func (s *Session) Run(ctx context.Context) error {
 		go watchGap(runCtx, s.Gap, &lastUnit, limit)
 	}
 
-	var runErr error
-	select {
-	case err := <-srcDone:
-		srcDone = nil
-		if err != nil && ctx.Err() == nil {
-			s.reason, runErr = StopError, err
-		} else if ctx.Err() != nil {
-			s.reason = StopCanceled
-		} else {
-			s.reason = StopEOF
+	var startWait <-chan time.Time
+	if clk != nil {
+		wait := s.StartWait
+		if wait <= 0 {
+			wait = s.MediaDuration
 		}
-	case <-timer:
-		s.reason = StopDuration
-	case r := <-limit:
-		s.reason = r
-	case <-ctx.Done():
-		s.reason = StopCanceled
-	case err := <-sinkFailed:
-		s.reason, runErr = StopError, err
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		startWait = t.C
+	}
+
+	var runErr error
+	for waiting := true; waiting; {
+		waiting = false
+		select {
+		case <-startWait:
+			if clk.started.Load() {
+				startWait, waiting = nil, true
+				continue
+			}
+			s.reason = StopDuration // nothing usable arrived in time
+		case err := <-srcDone:
+			srcDone = nil
+			if err != nil && ctx.Err() == nil {
+				s.reason, runErr = StopError, err
+			} else if ctx.Err() != nil {
+				s.reason = StopCanceled
+			} else {
+				s.reason = StopEOF
+			}
+		case <-timer:
+			s.reason = StopDuration
+		case r := <-limit:
+			s.reason = r
+		case <-ctx.Done():
+			s.reason = StopCanceled
+		case err := <-sinkFailed:
+			s.reason, runErr = StopError, err
+		}
 	}
 
 	cancel()
@@ -303,6 +368,15 @@ func (s *Session) Run(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// MediaTime is how much media the session delivered, on the track that
+// MediaDuration counts (0 without MediaDuration).
+func (s *Session) MediaTime() time.Duration {
+	if s.clock == nil {
+		return 0
+	}
+	return time.Duration(s.clock.elapsed.Load())
 }
 
 // watchGap reports StopGap when no unit arrived for gap.

@@ -122,15 +122,17 @@ func (t *TrackStats) MediaFPS() float64 {
 }
 
 func (t *TrackStats) observeUnit(u *media.Unit, sinceStart time.Duration) {
-	if !u.Decoded() {
+	n := media.AccessUnits(u)
+	if n == 0 {
 		return
 	}
-	t.Frames++
+	t.Frames += uint64(n)
+	last := media.LastPTS(u)
 	if !t.havePTS {
-		t.minPTS, t.maxPTS, t.havePTS = u.PTS, u.PTS, true
+		t.minPTS, t.maxPTS, t.havePTS = u.PTS, last, true
 	} else {
 		t.minPTS = min(t.minPTS, u.PTS)
-		t.maxPTS = max(t.maxPTS, u.PTS)
+		t.maxPTS = max(t.maxPTS, last)
 	}
 	if sps := media.FindSPS(u.Format, u.Payload); sps != nil {
 		t.LastSPS = append(t.LastSPS[:0], sps...)

@@ -4,6 +4,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 )
 
 // IsVideo reports whether the format carries video.
@@ -48,4 +49,26 @@ func FindSPS(f format.Format, au [][]byte) []byte {
 		}
 	}
 	return nil
+}
+
+// AccessUnits is how many access units (frames) a decoded unit carries:
+// an RTP packet of AAC (RFC 3640) packs several, each element of Payload;
+// every other codec's unit is one frame. Undecoded units count 0.
+func AccessUnits(u *Unit) int {
+	if !u.Decoded() {
+		return 0
+	}
+	if _, ok := u.Format.(*format.MPEG4Audio); ok {
+		return len(u.Payload)
+	}
+	return 1
+}
+
+// LastPTS is the PTS of the last access unit of a decoded unit, in the
+// format's clock: AAC units hold consecutive 1024-sample frames.
+func LastPTS(u *Unit) int64 {
+	if _, ok := u.Format.(*format.MPEG4Audio); ok && len(u.Payload) > 1 {
+		return u.PTS + int64(len(u.Payload)-1)*mpeg4audio.SamplesPerAccessUnit
+	}
+	return u.PTS
 }

@@ -19,6 +19,7 @@ const (
 // videoParams is what an SPS tells.
 type videoParams struct {
 	profile, level, tier string
+	pixFmt               string
 	width, height        int
 	fps                  float64
 }
@@ -41,7 +42,7 @@ func applyParams(s *Stream, codec string, sps []byte, source, warnPrefix string)
 		addWarning(s, warnPrefix+": "+err.Error())
 		return
 	}
-	s.Profile, s.Level, s.Tier = p.profile, p.level, p.tier
+	s.Profile, s.Level, s.Tier, s.PixFmt = p.profile, p.level, p.tier, p.pixFmt
 	s.Width, s.Height, s.FPS = 0, 0, 0
 	switch {
 	case p.width <= 0 || p.height <= 0 || p.width > maxDimension || p.height > maxDimension:
@@ -77,6 +78,7 @@ func parseH264SPS(b []byte) (p videoParams, err error) {
 	}
 	p.profile = h264ProfileName(sps.ProfileIdc, sps.ConstraintSet1Flag, sps.ConstraintSet3Flag)
 	p.level = h264LevelName(sps.ProfileIdc, sps.LevelIdc, sps.ConstraintSet3Flag)
+	p.pixFmt = pixFmt(sps.ChromaFormatIdc, sps.BitDepthLumaMinus8)
 	p.width, p.height, p.fps = sps.Width(), sps.Height(), sps.FPS()
 	return p, nil
 }
@@ -95,6 +97,7 @@ func parseH265SPS(b []byte) (p videoParams, err error) {
 	p.profile = h265ProfileName(ptl.GeneralProfileIdc, ptl.GeneralProfileCompatibilityFlag)
 	p.level = h265LevelName(ptl.GeneralLevelIdc)
 	p.tier = tierName(int(ptl.GeneralTierFlag))
+	p.pixFmt = pixFmt(sps.ChromaFormatIdc, sps.BitDepthLumaMinus8)
 	p.width, p.height, p.fps = sps.Width(), sps.Height(), sps.FPS()
 	return p, nil
 }

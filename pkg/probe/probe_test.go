@@ -544,7 +544,7 @@ func TestGolden(t *testing.T) {
 					}
 				}
 			}
-			if !json.Valid(js.Bytes()) || !strings.HasPrefix(js.String(), "{\n  \"schema_version\": 1,\n") || !strings.HasSuffix(js.String(), "}\n") {
+			if !json.Valid(js.Bytes()) || !strings.HasPrefix(js.String(), "{\n  \"schema_version\": 2,\n") || !strings.HasSuffix(js.String(), "}\n") {
 				t.Errorf("JSON shape:\n%s", js.String())
 			}
 		})

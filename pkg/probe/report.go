@@ -19,7 +19,7 @@ import (
 // SchemaVersion is the value of "schema_version" in the JSON report. It is
 // bumped only when a field changes meaning or disappears; new fields may be
 // added without a bump.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Where codec parameters (resolution, profile, AAC config) came from.
 const (
@@ -44,7 +44,9 @@ type Report struct {
 	// Metadata is the RTMP onMetaData object.
 	Metadata map[string]any `json:"metadata,omitempty"`
 	Streams  []Stream       `json:"streams"`
-	Play     *PlayInfo      `json:"play,omitempty"`
+	// Format is ffprobe's format object, set when rendered.
+	Format *FormatInfo `json:"format,omitempty"`
+	Play   *PlayInfo   `json:"play,omitempty"`
 }
 
 // PlayInfo describes the --play phase.
@@ -53,13 +55,38 @@ type PlayInfo struct {
 	DurationSeconds float64 `json:"duration_seconds"`
 }
 
-// Stream is one track: one format of one media description.
+// Stream is one track: one format of one media description. The JSON
+// starts with ffprobe's keys and types (-show_streams -of json), so
+// ffprobe scripts work unchanged; avcat's own keys follow.
 type Stream struct {
-	Index     int    `json:"index"`
-	MediaType string `json:"media_type"` // video, audio, application, ...
+	Index int `json:"index"`
 	// CodecName uses ffprobe's names: h264, hevc, aac, opus, pcm_mulaw ...
 	CodecName     string `json:"codec_name"`
 	CodecLongName string `json:"codec_long_name,omitempty"`
+	Profile       string `json:"profile,omitempty"`
+	// CodecType is ffprobe's: video, audio or data (set when rendered).
+	CodecType string `json:"codec_type"`
+	Width     int    `json:"width,omitempty"`
+	Height    int    `json:"height,omitempty"`
+	// PixFmt is ffprobe's pixel format (yuv420p ...), from the SPS.
+	PixFmt string `json:"pix_fmt,omitempty"`
+	// LevelIdc is ffprobe's integer level (H.264 31, H.265 93; set when
+	// rendered from Level).
+	LevelIdc int `json:"level,omitempty"`
+
+	// SampleRate is written as a string, as ffprobe does.
+	SampleRate    int    `json:"sample_rate,omitempty,string"`
+	Channels      int    `json:"channels,omitempty"`
+	ChannelLayout string `json:"channel_layout,omitempty"`
+	BitsPerSample int    `json:"bits_per_sample,omitempty"`
+
+	// RFrameRate, AvgFrameRate and TimeBase are ffprobe's rationals
+	// ("25/1", "1/90000"), set when rendered.
+	RFrameRate   string `json:"r_frame_rate"`
+	AvgFrameRate string `json:"avg_frame_rate"`
+	TimeBase     string `json:"time_base"`
+
+	MediaType string `json:"media_type"` // video, audio, application, ...
 	// PayloadType is the RTP payload type; nil for RTMP.
 	PayloadType *uint8 `json:"payload_type,omitempty"`
 	// ClockRate is the RTP clock rate in Hz. RTSP only.
@@ -72,16 +99,11 @@ type Stream struct {
 	Control     string `json:"control,omitempty"`
 	BackChannel bool   `json:"backchannel,omitempty"` // ONVIF back channel (a=sendonly)
 
-	Profile string  `json:"profile,omitempty"`
-	Level   string  `json:"level,omitempty"`
-	Tier    string  `json:"tier,omitempty"` // H.265, AV1: Main or High
-	Width   int     `json:"width,omitempty"`
-	Height  int     `json:"height,omitempty"`
-	FPS     float64 `json:"fps,omitempty"`
+	// Level is the level as people write it ("3.1").
+	Level string  `json:"level_name,omitempty"`
+	Tier  string  `json:"tier,omitempty"` // H.265, AV1: Main or High
+	FPS   float64 `json:"fps,omitempty"`
 
-	SampleRate    int `json:"sample_rate,omitempty"`
-	Channels      int `json:"channels,omitempty"`
-	BitsPerSample int `json:"bits_per_sample,omitempty"`
 	AACObjectType int `json:"aac_object_type,omitempty"`
 
 	// Source says where the codec parameters above came from: SourceSDP,
@@ -92,6 +114,15 @@ type Stream struct {
 	Warning string `json:"warning,omitempty"`
 
 	Measured *Measured `json:"measured,omitempty"`
+}
+
+// FormatInfo is ffprobe's "format" object (-show_format).
+type FormatInfo struct {
+	Filename       string `json:"filename"`
+	NbStreams      int    `json:"nb_streams"`
+	NbPrograms     int    `json:"nb_programs"`
+	FormatName     string `json:"format_name"`
+	FormatLongName string `json:"format_long_name"`
 }
 
 // Measured holds figures measured while playing (--play).
@@ -217,6 +248,7 @@ func sanitize(r *Report) *Report {
 			}
 		}
 		s.FPS = finite(s.FPS)
+		ffprobeFields(&s, rtmp)
 		if s.Measured != nil {
 			m := *s.Measured
 			s.Measured = &m
@@ -225,6 +257,10 @@ func sanitize(r *Report) *Report {
 	}
 	if c.Streams == nil {
 		c.Streams = []Stream{}
+	}
+	c.Format = &FormatInfo{Filename: c.URL, NbStreams: len(c.Streams), FormatName: "rtsp", FormatLongName: "RTSP input"}
+	if rtmp {
+		c.Format.FormatName, c.Format.FormatLongName = "flv", "FLV (Flash Video)"
 	}
 	return &c
 }

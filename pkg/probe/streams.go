@@ -325,7 +325,7 @@ func ApplySPS(s *Stream, forma format.Format, sps []byte) {
 		addWarning(s, tmp.Warning)
 		return
 	}
-	s.Profile, s.Level, s.Tier = tmp.Profile, tmp.Level, tmp.Tier
+	s.Profile, s.Level, s.Tier, s.PixFmt = tmp.Profile, tmp.Level, tmp.Tier, tmp.PixFmt
 	s.Width, s.Height, s.FPS = tmp.Width, tmp.Height, tmp.FPS
 	s.Source = SourceInBand
 	addWarning(s, tmp.Warning)

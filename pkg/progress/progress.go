@@ -3,36 +3,39 @@
 package progress
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/iostreams"
+	"github.com/avcat/avcat/pkg/media"
 )
 
-// Figures are the totals of a session at one moment.
+// Figures are the totals of a session at one moment: the fields of the
+// "stats" and "end" events (docs/stats-json.md).
 type Figures struct {
-	Event      string  `json:"event"`
-	Elapsed    float64 `json:"elapsed_seconds"`
-	Bytes      uint64  `json:"bytes"`
-	BitrateBps float64 `json:"bitrate_bps"`
-	Frames     uint64  `json:"frames"`
-	Packets    uint64  `json:"packets"`
-	Lost       uint64  `json:"packets_lost"`
-	Dropped    uint64  `json:"dropped"`
-	Extra      string  `json:"extra,omitempty"`
-	Reason     string  `json:"reason,omitempty"`
+	Elapsed     float64 `json:"elapsed_seconds"`
+	Bytes       uint64  `json:"bytes"`
+	BitrateBps  float64 `json:"bitrate_bps"`
+	Frames      uint64  `json:"frames"`
+	VideoFrames uint64  `json:"video_frames"`
+	AudioFrames uint64  `json:"audio_frames"`
+	Packets     uint64  `json:"packets"`
+	Lost        uint64  `json:"packets_lost"`
+	Dropped     uint64  `json:"dropped"`
+	Extra       string  `json:"extra,omitempty"`
+	Reason      string  `json:"reason,omitempty"`
 }
 
 // Reporter follows an engine session.
 type Reporter struct {
 	IO      *iostreams.IOStreams
 	Session *engine.Session
-	// JSON receives NDJSON stats events when set.
-	JSON io.Writer
+	// JSON receives the "stats" events and the final one when set.
+	JSON *JSONWriter
+	// EndEvent names the final event; "" means "end".
+	EndEvent string
 	// Extra adds verb-specific text (loop count, position...).
 	Extra func() string
 	// Verb names the work in the summary ("pushed", "pulled"...).
@@ -70,24 +73,29 @@ func (r *Reporter) loop() {
 			return
 		case <-tick.C:
 			n++
-			f := r.figures("stats")
+			f := r.figures(true)
 			if r.IO.IsStderrTTY() {
 				r.line(f)
 			}
-			if r.JSON != nil && n%2 == 0 {
-				r.writeJSON(f)
+			if n%2 == 0 {
+				r.JSON.Event("stats", f)
 			}
 		}
 	}
 }
 
 // figures adds up the session's tracks.
-func (r *Reporter) figures(event string) Figures {
-	f := Figures{Event: event, Elapsed: time.Since(r.start).Seconds()}
+func (r *Reporter) figures(periodic bool) Figures {
+	f := Figures{Elapsed: time.Since(r.start).Seconds()}
 	if st := r.Session.Stats(); st != nil {
 		for _, t := range st.Snapshot() {
 			f.Bytes += t.Bytes
 			f.Frames += t.Frames
+			if media.IsVideo(t.Format) {
+				f.VideoFrames += t.Frames
+			} else {
+				f.AudioFrames += t.Frames
+			}
 			f.Packets += t.Packets
 			f.Lost += t.PacketsLost
 		}
@@ -96,7 +104,7 @@ func (r *Reporter) figures(event string) Figures {
 		f.Dropped += d
 	}
 	now := time.Now()
-	if dt := now.Sub(r.lastT).Seconds(); dt > 0 && event == "stats" {
+	if dt := now.Sub(r.lastT).Seconds(); dt > 0 && periodic {
 		f.BitrateBps = float64(f.Bytes-r.lastB) * 8 / dt
 		r.lastB, r.lastT = f.Bytes, now
 	} else if f.Elapsed > 0 {
@@ -119,16 +127,6 @@ func (r *Reporter) line(f Figures) {
 	r.shown = true
 }
 
-func (r *Reporter) writeJSON(f Figures) {
-	b, err := json.Marshal(f)
-	if err != nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, _ = r.JSON.Write(append(b, '\n'))
-}
-
 // Stop ends the live line, writes the final event, and prints a summary
 // on a terminal.
 func (r *Reporter) Stop() {
@@ -136,11 +134,13 @@ func (r *Reporter) Stop() {
 		close(r.stop)
 		<-r.done
 	}
-	f := r.figures("end")
+	f := r.figures(false)
 	f.Reason = r.Session.Reason().String()
-	if r.JSON != nil {
-		r.writeJSON(f)
+	end := r.EndEvent
+	if end == "" {
+		end = "end"
 	}
+	r.JSON.Event(end, f)
 	if !r.IO.IsStderrTTY() {
 		return
 	}

@@ -50,6 +50,20 @@ type Segmenter struct {
 	bytes    int64
 	units    int // units in the current file
 	files    []string
+	wrote    bool // a finished file holds media
+}
+
+// Started reports whether media was written (sinks drop units until a
+// keyframe).
+func (s *Segmenter) Started() bool {
+	return s.wrote || (s.cur != nil && curStarted(s.cur, s.units))
+}
+
+func curStarted(sk engine.Sink, units int) bool {
+	if st, ok := sk.(engine.Starter); ok {
+		return st.Started()
+	}
+	return units > 0
 }
 
 // Files lists the files written so far, in order.
@@ -212,12 +226,13 @@ func (s *Segmenter) finish() error {
 	if s.cur == nil {
 		return nil
 	}
+	started := curStarted(s.cur, s.units)
 	err := s.cur.Close()
 	path := s.curPath
 	s.cur = nil
-	if s.units == 0 {
-		// Nothing arrived (the source failed before its first unit):
-		// leave no empty file behind.
+	if !started {
+		// Nothing was written (the source failed before its first
+		// keyframe): leave no empty file behind.
 		_ = os.Remove(path)
 		s.files = s.files[:len(s.files)-1]
 		return nil
@@ -225,6 +240,7 @@ func (s *Segmenter) finish() error {
 	if err != nil {
 		return fmt.Errorf("finalize %s: %w", path, err)
 	}
+	s.wrote = true
 	if s.OnSegment != nil {
 		s.OnSegment(path)
 	}

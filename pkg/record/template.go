@@ -8,9 +8,18 @@ import (
 	"time"
 )
 
-// Expand fills a strftime-style template: %Y %m %d %H %M %S %j %s %f (ms)
-// %y %b %a %Z %z and %%. Unknown directives are an error, so a typo does not
-// silently produce one file name for every segment.
+// composite directives are POSIX shorthands for others.
+var composite = map[byte]string{
+	'F': "%Y-%m-%d", 'T': "%H:%M:%S", 'D': "%m/%d/%y", 'R': "%H:%M",
+	'r': "%I:%M:%S %p", 'c': "%a %b %e %H:%M:%S %Y", 'x': "%m/%d/%y", 'X': "%H:%M:%S",
+	'h': "%b",
+}
+
+// Expand fills a strftime-style template with every POSIX conversion
+// (C locale): %a %A %b %B %c %C %d %D %e %F %g %G %h %H %I %j %m %M %n %p
+// %r %R %S %t %T %u %U %V %w %W %x %X %y %Y %z %Z %%, plus %f
+// (milliseconds) and %s (Unix seconds). Unknown directives are an error, so
+// a typo does not silently produce one file name for every segment.
 func Expand(tmpl string, t time.Time) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(tmpl); i++ {
@@ -23,42 +32,87 @@ func Expand(tmpl string, t time.Time) (string, error) {
 		if i >= len(tmpl) {
 			return "", fmt.Errorf("template %q ends with a lone %%", tmpl)
 		}
-		switch tmpl[i] {
-		case 'Y':
-			fmt.Fprintf(&b, "%04d", t.Year())
-		case 'y':
-			fmt.Fprintf(&b, "%02d", t.Year()%100)
-		case 'm':
-			fmt.Fprintf(&b, "%02d", int(t.Month()))
-		case 'd':
-			fmt.Fprintf(&b, "%02d", t.Day())
-		case 'H':
-			fmt.Fprintf(&b, "%02d", t.Hour())
-		case 'M':
-			fmt.Fprintf(&b, "%02d", t.Minute())
-		case 'S':
-			fmt.Fprintf(&b, "%02d", t.Second())
-		case 'f':
-			fmt.Fprintf(&b, "%03d", t.Nanosecond()/1e6)
-		case 'j':
-			fmt.Fprintf(&b, "%03d", t.YearDay())
-		case 's':
-			fmt.Fprintf(&b, "%d", t.Unix())
-		case 'b':
-			b.WriteString(t.Format("Jan"))
-		case 'a':
-			b.WriteString(t.Format("Mon"))
-		case 'Z':
-			b.WriteString(t.Format("MST"))
-		case 'z':
-			b.WriteString(t.Format("-0700"))
-		case '%':
-			b.WriteByte('%')
-		default:
-			return "", fmt.Errorf("template %q: unknown directive %%%c", tmpl, tmpl[i])
+		d := tmpl[i]
+		if sub, ok := composite[d]; ok {
+			v, _ := Expand(sub, t)
+			b.WriteString(v)
+			continue
+		}
+		if !conversion(&b, d, t) {
+			return "", fmt.Errorf("template %q: unknown directive %%%c", tmpl, d)
 		}
 	}
 	return b.String(), nil
+}
+
+// conversion writes one simple directive; false when d is not one.
+func conversion(b *strings.Builder, d byte, t time.Time) bool {
+	isoYear, isoWeek := t.ISOWeek()
+	switch d {
+	case 'Y':
+		fmt.Fprintf(b, "%04d", t.Year())
+	case 'y':
+		fmt.Fprintf(b, "%02d", t.Year()%100)
+	case 'C':
+		fmt.Fprintf(b, "%02d", t.Year()/100)
+	case 'G':
+		fmt.Fprintf(b, "%04d", isoYear)
+	case 'g':
+		fmt.Fprintf(b, "%02d", isoYear%100)
+	case 'm':
+		fmt.Fprintf(b, "%02d", int(t.Month()))
+	case 'd':
+		fmt.Fprintf(b, "%02d", t.Day())
+	case 'e':
+		fmt.Fprintf(b, "%2d", t.Day())
+	case 'H':
+		fmt.Fprintf(b, "%02d", t.Hour())
+	case 'I':
+		fmt.Fprintf(b, "%02d", (t.Hour()+11)%12+1)
+	case 'p':
+		b.WriteString(t.Format("PM"))
+	case 'M':
+		fmt.Fprintf(b, "%02d", t.Minute())
+	case 'S':
+		fmt.Fprintf(b, "%02d", t.Second())
+	case 'f':
+		fmt.Fprintf(b, "%03d", t.Nanosecond()/1e6)
+	case 'j':
+		fmt.Fprintf(b, "%03d", t.YearDay())
+	case 's':
+		fmt.Fprintf(b, "%d", t.Unix())
+	case 'u':
+		fmt.Fprintf(b, "%d", (int(t.Weekday())+6)%7+1)
+	case 'w':
+		fmt.Fprintf(b, "%d", int(t.Weekday()))
+	case 'U': // weeks starting on Sunday; days before the first are week 0
+		fmt.Fprintf(b, "%02d", (t.YearDay()+6-int(t.Weekday()))/7)
+	case 'W': // weeks starting on Monday
+		fmt.Fprintf(b, "%02d", (t.YearDay()+6-(int(t.Weekday())+6)%7)/7)
+	case 'V':
+		fmt.Fprintf(b, "%02d", isoWeek)
+	case 'b':
+		b.WriteString(t.Format("Jan"))
+	case 'B':
+		b.WriteString(t.Format("January"))
+	case 'a':
+		b.WriteString(t.Format("Mon"))
+	case 'A':
+		b.WriteString(t.Format("Monday"))
+	case 'Z':
+		b.WriteString(t.Format("MST"))
+	case 'z':
+		b.WriteString(t.Format("-0700"))
+	case 'n':
+		b.WriteByte('\n')
+	case 't':
+		b.WriteByte('\t')
+	case '%':
+		b.WriteByte('%')
+	default:
+		return false
+	}
+	return true
 }
 
 // HasTimeDirective reports whether the template changes with time, so
@@ -66,7 +120,7 @@ func Expand(tmpl string, t time.Time) (string, error) {
 func HasTimeDirective(tmpl string) bool {
 	for i := 0; i+1 < len(tmpl); i++ {
 		if tmpl[i] == '%' {
-			if strings.IndexByte("YymdHMSfjsbaZ", tmpl[i+1]) >= 0 {
+			if strings.IndexByte("nt%", tmpl[i+1]) < 0 {
 				return true
 			}
 			i++

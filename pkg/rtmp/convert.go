@@ -3,6 +3,7 @@ package rtmp
 import (
 	"fmt"
 
+	"github.com/avcat/avcat/pkg/media"
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
@@ -16,7 +17,7 @@ func toDescription(tracks []*gortmplib.Track) (*description.Session, map[*gortmp
 	desc := &description.Session{}
 	formats := make(map[*gortmplib.Track]format.Format)
 	var skipped []string
-	pt := uint8(96)
+	const pt = 96 // numbered below
 	for _, t := range tracks {
 		var f format.Format
 		mt := description.MediaTypeAudio
@@ -62,9 +63,7 @@ func toDescription(tracks []*gortmplib.Track) (*description.Session, map[*gortmp
 			Formats: []format.Format{f},
 		})
 		formats[t] = f
-		if pt < 127 {
-			pt++
-		}
 	}
+	media.NumberPayloadTypes(desc)
 	return desc, formats, skipped
 }

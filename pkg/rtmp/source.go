@@ -211,16 +211,24 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if s.conn.ended() {
+			if why := s.conn.ended(); why != "" {
+				s.Logger.Infof("stream ended: the server sent %s", why)
 				return nil
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				return fault.New(fault.Network, "no data from %s for %s", hostPort, s.Timeout)
 			}
+			// Media flowed (Open waits for it): a server that closes the
+			// connection now has ended the stream, as with RTSP.
+			if isEOF(err) || errors.Is(err, net.ErrClosed) {
+				s.Logger.Infof("stream ended: %s closed the connection", hostPort)
+				return nil
+			}
 			return classify(err, hostPort, s.Timeout, false)
 		}
-		if s.conn.ended() {
+		if why := s.conn.ended(); why != "" {
+			s.Logger.Infof("stream ended: the server sent %s", why)
 			return nil
 		}
 	}
@@ -247,10 +255,11 @@ type watchConn struct {
 	keys []string
 
 	mu  sync.Mutex
-	eof bool
+	eof string // the message that ended the stream
 }
 
-func (c *watchConn) ended() bool {
+// ended names the message that ended the stream, or "".
+func (c *watchConn) ended() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.eof
@@ -268,13 +277,15 @@ func (c *watchConn) Read() (message.Message, error) {
 		c.logger.Debugf("< %s %s", m.Name, redactEcho(describeArgs(m.Arguments), c.keys...))
 		if m.Name == "onStatus" && statusCode(m) == "NetStream.Play.Stop" {
 			c.mu.Lock()
-			c.eof = true
+			c.eof = "NetStream.Play.Stop"
 			c.mu.Unlock()
 		}
 	case *message.UserControlStreamEOF:
 		c.logger.Debugf("< StreamEOF")
 		c.mu.Lock()
-		c.eof = true
+		if c.eof == "" {
+			c.eof = "StreamEOF"
+		}
 		c.mu.Unlock()
 	}
 	return msg, nil

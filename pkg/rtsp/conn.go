@@ -79,7 +79,7 @@ func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Respons
 			c.sniffMu.Lock()
 			c.sniff = sc
 			c.sniffMu.Unlock()
-			return &countConn{Conn: sc, w: &c.wire}, nil
+			return newLFConn(&countConn{Conn: sc, w: &c.wire}), nil
 		},
 		// TLS is set up here so that what is counted is the plain stream.
 		DialTLSContext: func(dctx context.Context, network, addr string) (net.Conn, error) {

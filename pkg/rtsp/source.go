@@ -21,6 +21,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
+	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/media"
 	"github.com/avcat/avcat/pkg/mediaurl"
@@ -64,12 +65,6 @@ type Source struct {
 	decode   bool
 	rtcp     bool
 }
-
-// SetDecode asks the source to depacketize into access units.
-func (s *Source) SetDecode(on bool) { s.decode = on }
-
-// SetRTCP asks the source to emit the RTCP packets it receives.
-func (s *Source) SetRTCP(on bool) { s.rtcp = on }
 
 // OptionsResponse is the server's answer to OPTIONS, if it gave one.
 func (s *Source) OptionsResponse() *base.Response { return s.options }
@@ -181,6 +176,9 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 	}
 	stop := context.AfterFunc(ctx, s.client.Close)
 	defer stop()
+	// What the sinks need: access units (else RTP packets only), RTCP.
+	needs := engine.NeedsFrom(ctx)
+	s.decode, s.rtcp = needs&engine.NeedAccessUnits != 0, needs&engine.NeedRTCP != 0
 
 	if err := s.client.SetupAll(s.desc.BaseURL, s.desc.Medias); err != nil {
 		return s.ctxErr(ctx, err)
@@ -275,13 +273,13 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 		return nil
 	}
 	if ended.Load() {
-		s.Logger.Debugf("every track said BYE: end of stream")
+		s.Logger.Infof("stream ended: the server sent RTCP BYE on every track")
 		return nil
 	}
 	// A server that closes the connection after media flowed has ended the
 	// stream (the publisher left): that is an end of stream, not a failure.
 	if gotMedia.Load() && isClosed(err) {
-		s.Logger.Debugf("server closed the connection: end of stream")
+		s.Logger.Infof("stream ended: %s closed the connection", mediaurl.HostPort(s.URL))
 		return nil
 	}
 	return s.fail(err)

@@ -167,12 +167,17 @@ func (p *player) stop() {
 
 // fileSession is one RTSP reader of a file path, with its own stream.
 type fileSession struct {
-	t      *fileTemplate
-	stream *stream
-	player *player
+	t       *fileTemplate
+	stream  *stream
+	player  *player
+	session *gortsplib.ServerSession // the reader
 }
 
-func newFileSession(s *Server, t *fileTemplate) (*fileSession, error) {
+// drainLimit bounds how long the end of a file waits for the reader's
+// queue to be sent.
+const drainLimit = 2 * time.Second
+
+func newFileSession(s *Server, t *fileTemplate, session *gortsplib.ServerSession) (*fileSession, error) {
 	// The reader's stream has its own description, equal to the template's.
 	desc, err := cloneDescription(t.stream.desc)
 	if err != nil {
@@ -182,13 +187,37 @@ func newFileSession(s *Server, t *fileTemplate) (*fileSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs := &fileSession{t: t, stream: st}
+	fs := &fileSession{t: t, stream: st, session: session}
 	fs.player = newPlayer(t.file, desc, st.writeUnit)
 	// The end of a file that does not loop ends the reader's stream: it
-	// gets a clean end instead of waiting forever.
-	fs.player.onEnd = st.close
+	// gets a clean end instead of waiting forever, once it was sent what
+	// is still queued for it (closing drops the queue).
+	fs.player.onEnd = func() {
+		fs.drain()
+		st.close()
+	}
 	t.readers.Add(1)
 	return fs, nil
+}
+
+// drainGrace is how long the end of a file waits after the session
+// counted its last packet: gortsplib v5 counts a packet when it queues it
+// for the session's writer goroutine, not when it reaches the socket.
+const drainGrace = 200 * time.Millisecond
+
+// drain waits, at most drainLimit, until the reader was sent every RTP
+// packet written to its stream. gortsplib tells nothing when a session's
+// queue empties, so its counter is polled, then the writer is given
+// drainGrace to put the last queued packets on the wire.
+func (fs *fileSession) drain() {
+	if fs.session == nil {
+		return
+	}
+	deadline := time.Now().Add(drainLimit)
+	for fs.session.Stats().OutboundRTPPackets < fs.stream.rtpWritten.Load() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(min(drainGrace, time.Until(deadline)))
 }
 
 func (fs *fileSession) play(start time.Duration, hasStart bool) { fs.player.play(start, hasStart) }

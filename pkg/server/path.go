@@ -33,6 +33,8 @@ type stream struct {
 	closeOnce sync.Once
 
 	bytesIn atomic.Uint64
+	// rtpWritten counts the RTP packets of writeUnit, for fileSession.drain.
+	rtpWritten atomic.Uint64
 	// dropped counts units that unit readers (RTMP) had no room for.
 	dropped atomic.Uint64
 }
@@ -62,17 +64,25 @@ func (st *stream) writePacket(medi *description.Media, forma format.Format, pkt 
 	st.mu.RUnlock()
 }
 
-// writeUnit publishes an access unit (from RTMP or a file).
+// writeUnit publishes an access unit (from RTMP or a file). A unit that
+// came as RTP (a pcap or rtpdump capture) is forwarded as its packets,
+// payloads untouched: re-packetizing would need a payload it does not have.
 func (st *stream) writeUnit(u *media.Unit) {
 	st.bytesIn.Add(uint64(u.Size()))
-	if p := st.packetizer(u.Format); p != nil {
-		if pkts, err := p.Packetize(u); err == nil {
-			ntp := u.NTP
-			if ntp.IsZero() {
-				ntp = time.Now()
-			}
-			for _, pkt := range pkts {
-				_ = st.rtsp.WritePacketRTPWithNTP(u.Media, pkt, ntp)
+	pkts := u.Packets
+	if len(pkts) == 0 {
+		if p := st.packetizer(u.Format); p != nil {
+			pkts, _ = p.Packetize(u)
+		}
+	}
+	if len(pkts) > 0 {
+		ntp := u.NTP
+		if ntp.IsZero() {
+			ntp = time.Now()
+		}
+		for _, pkt := range pkts {
+			if st.rtsp.WritePacketRTPWithNTP(u.Media, pkt, ntp) == nil {
+				st.rtpWritten.Add(1)
 			}
 		}
 	}

@@ -119,6 +119,7 @@ func (c *rtmpConn) run() error {
 func (c *rtmpConn) publish(sc *gortmplib.ServerConn, name string) error {
 	s := c.s
 	if err := s.publish(name, c, "rtmp"); err != nil {
+		s.Logger.Warnf("refused RTMP publish of %q from %s: %v", name, c.nc.RemoteAddr(), err)
 		onStatusError(sc, "NetStream.Publish.BadName", fmt.Sprintf("%s: %v", name, err))
 		return err
 	}

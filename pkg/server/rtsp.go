@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -23,6 +24,10 @@ type rtspHandler struct {
 	// concurrent SETUPs race (TestConcurrentSetups, with -race).
 	setupMu sync.Mutex
 	holding sync.Map // *gortsplib.ServerConn → struct{}: holds setupMu
+	// announcing maps a connection to the ANNOUNCE being answered, and
+	// refused to a refusal whose reason only the closing error tells.
+	announcing sync.Map // *gortsplib.ServerConn → *base.Request
+	refused    sync.Map // *gortsplib.ServerConn → string
 
 	auth sessionAuth
 }
@@ -30,9 +35,15 @@ type rtspHandler struct {
 // OnRequest takes the SETUP lock; OnResponse of the same request frees it.
 func (h *rtspHandler) OnRequest(sc *gortsplib.ServerConn, req *base.Request) {
 	h.guardSession(sc, req)
+	if line, ok := h.refused.LoadAndDelete(sc); ok {
+		h.s.Logger.Warnf("%s", line) // the connection went on: no more reason to wait for
+	}
 	if req.Method == base.Setup {
 		h.setupMu.Lock()
 		h.holding.Store(sc, struct{}{})
+	}
+	if req.Method == base.Announce {
+		h.announcing.Store(sc, req)
 	}
 }
 
@@ -43,6 +54,40 @@ func (h *rtspHandler) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 	if _, ok := h.holding.LoadAndDelete(sc); ok {
 		h.setupMu.Unlock()
 	}
+	if v, ok := h.announcing.LoadAndDelete(sc); ok {
+		h.logRefusedAnnounce(sc, v.(*base.Request), res)
+	}
+}
+
+// logRefusedAnnounce says why a publisher was turned away. A first 401
+// without credentials is the normal challenge, not a refusal. When the
+// RTSP stack refused (a bad SDP), its reason comes with the connection's
+// close.
+func (h *rtspHandler) logRefusedAnnounce(sc *gortsplib.ServerConn, req *base.Request, res *base.Response) {
+	if res.StatusCode < 400 {
+		return
+	}
+	if _, creds := req.Header["Authorization"]; res.StatusCode == base.StatusUnauthorized && !creds {
+		return
+	}
+	path := "/"
+	if req.URL != nil {
+		path = normPath(req.URL.Path)
+	}
+	msg := res.StatusMessage
+	generic := msg == "" || msg == base.StatusMessages[res.StatusCode]
+	if msg == "" {
+		msg = base.StatusMessages[res.StatusCode]
+	}
+	line := fmt.Sprintf("refused ANNOUNCE of %q from %s: %d %s", path, sc.NetConn().RemoteAddr(), res.StatusCode, msg)
+	if res.StatusCode == base.StatusUnauthorized {
+		line += " (wrong credentials)"
+	}
+	if generic {
+		h.refused.Store(sc, line)
+		return
+	}
+	h.s.Logger.Warnf("%s", line)
 }
 
 // sessionData is what the server remembers about one RTSP session.
@@ -84,6 +129,13 @@ func (h *rtspHandler) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
 
 // OnConnClose logs at debug level.
 func (h *rtspHandler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	h.announcing.Delete(ctx.Conn)
+	if line, ok := h.refused.LoadAndDelete(ctx.Conn); ok {
+		if ctx.Error != nil {
+			line = fmt.Sprintf("%s: %v", line, ctx.Error)
+		}
+		h.s.Logger.Warnf("%s", line)
+	}
 	h.s.Logger.Debugf("rtsp: conn from %s closed: %v", ctx.Conn.NetConn().RemoteAddr(), ctx.Error)
 }
 
@@ -133,7 +185,7 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 		return status(base.StatusBadRequest, "Bad Request (empty path)"), nil
 	}
 	if err := checkTracks(ctx.Description); err != nil {
-		h.s.Logger.Limited("announce-tracks", "rtsp: %s: ANNOUNCE %s refused: %v", ctx.Conn.NetConn().RemoteAddr(), name, err)
+		// logRefusedAnnounce logs it.
 		return status(base.StatusBadRequest, "Bad Request ("+err.Error()+")"), nil
 	}
 	if !h.admit(ctx.Session, ctx.Conn) {
@@ -173,7 +225,7 @@ func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Res
 	}
 	if t, ok := h.s.templates[name]; ok {
 		if d.file == nil {
-			fs, err := newFileSession(h.s, t)
+			fs, err := newFileSession(h.s, t, ctx.Session)
 			if err != nil {
 				h.s.Logger.Warnf("%s: %v", name, err)
 				return status(base.StatusInternalServerError, ""), nil, nil

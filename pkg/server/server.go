@@ -78,7 +78,8 @@ type Config struct {
 
 // Event is a lifecycle event, for --stats-json.
 type Event struct {
-	Type     string `json:"event"`
+	Type string `json:"-"` // the event's name
+
 	Path     string `json:"path"`
 	Protocol string `json:"protocol,omitempty"`
 	Remote   string `json:"remote,omitempty"`

@@ -30,6 +30,7 @@ type Options struct {
 
 	URL       string
 	Output    string // text or json
+	JSON      bool
 	SDPOnly   bool
 	Play      time.Duration
 	Transport string
@@ -56,17 +57,20 @@ the onMetaData object when the server sends one.
 packets, bytes, bitrate, frames, fps, GOP, RTP loss and jitter, time to first packet and
 to first keyframe.
 
-The report goes to stdout: text by default, JSON with --output json (schema in
-docs/probe-json.md), or only the SDP with --sdp.`,
+The report goes to stdout: text by default, JSON with --json (or --output-format json; an
+ffprobe drop-in, schema in docs/probe-json.md), or only the SDP with --sdp.`,
 		Example: `  avcat probe rtsp://127.0.0.1:8554/demo
   avcat probe --sdp rtsp://camera/stream > camera.sdp
-  avcat probe --output json --user admin --pass secret rtsp://camera/stream
+  avcat probe --json --user admin --pass secret rtsp://camera/stream
   avcat probe --play 5s --transport tcp rtsp://camera/stream
   avcat probe rtmp://127.0.0.1/live/key`,
 		Args: cmdutil.ExactArgs(1, "URL argument (rtsp://, rtsps://, rtmp:// or rtmps://)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.URL = args[0]
-			if err := cmdutil.EnumFlag("output", opts.Output, "text", "json"); err != nil {
+			if opts.JSON {
+				opts.Output = "json"
+			}
+			if err := cmdutil.EnumFlag("output-format", opts.Output, "text", "json"); err != nil {
 				return err
 			}
 			if err := cmdutil.EnumFlag("transport", opts.Transport, rtsp.Transports...); err != nil {
@@ -76,7 +80,7 @@ docs/probe-json.md), or only the SDP with --sdp.`,
 				return cmdutil.FlagErrorf("--play must not be negative")
 			}
 			if opts.SDPOnly && opts.Output == "json" {
-				return cmdutil.FlagErrorf("--sdp and --output json cannot be used together")
+				return cmdutil.FlagErrorf("--sdp and --json cannot be used together")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -85,7 +89,10 @@ docs/probe-json.md), or only the SDP with --sdp.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&opts.Output, "output", "o", "text", "report format: text or json")
+	fl.StringVar(&opts.Output, "output-format", "text", "report format: text or json")
+	fl.BoolVar(&opts.JSON, "json", false, "write the report as JSON (same as --output-format json)")
+	// -o/--output named the format before; -o is the output file elsewhere.
+	cmdutil.HiddenAlias(fl, &opts.Output, "output", "o", "text", "report format (use --output-format)")
 	fl.BoolVar(&opts.SDPOnly, "sdp", false, "write only the raw SDP to stdout")
 	fl.DurationVar(&opts.Play, "play", 0, "also receive media for this long and report measured figures")
 	fl.StringVar(&opts.Transport, "transport", "auto", "RTP transport for --play: auto, udp, tcp or multicast")
@@ -93,7 +100,7 @@ docs/probe-json.md), or only the SDP with --sdp.`,
 	fl.StringVar(&opts.Pass, "pass", "", "password (overrides the URL's)")
 	fl.StringVar(&opts.UserAgent, "user-agent", "", "RTSP User-Agent header")
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates (rtsps://, rtmps://)")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(rtsp.Transports, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -37,7 +37,7 @@ func TestProbeFlags(t *testing.T) {
 		{args: []string{}, wantErr: "missing URL"},
 		{args: []string{"a", "b"}, wantErr: "too many arguments"},
 		{args: []string{"--transport", "sctp", "rtsp://cam/x"}, wantErr: "invalid --transport"},
-		{args: []string{"-o", "xml", "rtsp://cam/x"}, wantErr: "invalid --output"},
+		{args: []string{"-o", "xml", "rtsp://cam/x"}, wantErr: "invalid --output-format"},
 		{args: []string{"--sdp", "-o", "json", "rtsp://cam/x"}, wantErr: "cannot be used together"},
 		{args: []string{"--play", "soon", "rtsp://cam/x"}, wantErr: "invalid argument"},
 	}
@@ -183,5 +183,24 @@ func TestProbeUnusableSDP(t *testing.T) {
 	r = clitest.Run(t, 20*time.Second, "probe", "-o", "json", rawRTSPServer(t, ok))
 	if r.Code != 0 || !strings.Contains(r.Stdout, `"server": "QuirkyCam/1.0"`) || !strings.Contains(r.Stdout, `"width": 640`) {
 		t.Fatalf("usable SDP:\n%s", r)
+	}
+}
+
+// TestProbeBareLF probes a server that ends its RTSP lines with a bare "\n"
+// (old camera firmware; ffprobe copes): probe must read it like any other.
+func TestProbeBareLF(t *testing.T) {
+	for _, srv := range []*testpeer.DescribeOnlyServer{
+		testpeer.StartDescribeOnlyServer(t, testpeer.SDPH264AAC, "SETUP"),
+		testpeer.StartBareLFServer(t, testpeer.SDPH264AAC, "SETUP"),
+	} {
+		r := clitest.Run(t, 20*time.Second, "probe", "--timeout", "3s", srv.URL("rtsp", "cam"))
+		if r.Code != 0 {
+			t.Fatalf("probe %s:\n%s", srv.URL("rtsp", "cam"), r)
+		}
+		for _, want := range []string{"H264", "640x480", "MPEG4-GENERIC", "48000"} {
+			if !strings.Contains(strings.ToUpper(r.Stdout), strings.ToUpper(want)) {
+				t.Errorf("probe output lacks %q:\n%s", want, r.Stdout)
+			}
+		}
 	}
 }

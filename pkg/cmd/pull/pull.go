@@ -3,8 +3,6 @@ package pull
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/avcat/avcat/pkg/container/rtpdump/rtpcap"
 	"github.com/avcat/avcat/pkg/endpoint"
 	"github.com/avcat/avcat/pkg/engine"
+	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/progress"
@@ -95,13 +94,13 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 	fl.BoolVar(&opts.VideoOnly, "video-only", false, "keep only video tracks")
 	fl.BoolVar(&opts.AudioOnly, "audio-only", false, "keep only audio tracks")
 	fl.IntSliceVar(&opts.Tracks, "track", nil, "keep track N (0-based, repeatable)")
-	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this long")
+	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this much media, from the first keyframe (as ffmpeg -t)")
 	fl.IntVar(&opts.Frames, "frames", -1, "stop after N video frames")
 	fl.DurationVar(&opts.Gap, "gap", 0, "stop when no packet arrived for this long")
 	fl.StringVar(&opts.User, "user", "", "user name (overrides the URL's)")
 	fl.StringVar(&opts.Pass, "pass", "", "password (overrides the URL's)")
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates")
-	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats to FILE")
+	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats to FILE (- for stdout, with -o FILE); see docs/stats-json.md")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(endpoint.OutputFormats, cobra.ShellCompDirectiveNoFileComp))
 	if opts.RTMPOnly {
 		return
@@ -128,6 +127,9 @@ func (opts *Options) Validate(cmd *cobra.Command) error {
 	}
 	if opts.VideoOnly && opts.AudioOnly {
 		return cmdutil.FlagErrorf("--video-only and --audio-only exclude each other")
+	}
+	if opts.StatsJSON == "-" && opts.Output == "-" {
+		return cmdutil.FlagErrorf("--stats-json - and -o - would both write to stdout: give -o FILE or --stats-json FILE")
 	}
 	if opts.Range != "" {
 		start, ok := rtsp.ParseNPTStart(opts.Range)
@@ -164,6 +166,9 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.RTMPOnly && !strings.HasPrefix(u.Scheme, "rtmp") {
 		return cmdutil.FlagErrorf("rtmp-pull needs an rtmp:// or rtmps:// URL (use pull for %s://)", u.Scheme)
 	}
+	if strings.HasPrefix(u.Scheme, "rtmp") && (format == endpoint.OutRTPDump || format == endpoint.OutPcap) {
+		return cmdutil.FlagErrorf("RTMP carries no RTP: %s records RTP packets as received; write .ts, .flv, .mp4 or an elementary stream instead", format)
+	}
 	sink, _, err := endpoint.FileSink(opts.Output, opts.IO.Out, endpoint.SinkFileOptions{Format: opts.Format, Fragmented: opts.Fragmented, DefaultStdout: defaultStdout})
 	if err != nil {
 		return err
@@ -172,7 +177,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if !sel.IsZero() {
 		src = &engine.Select{Source: src, Selection: sel}
 	}
-	sess := &engine.Session{Source: src, Sinks: []engine.Sink{sink}, Duration: opts.Duration, Gap: opts.Gap}
+	sess := &engine.Session{Source: src, Sinks: []engine.Sink{sink}, MediaDuration: opts.Duration, Gap: opts.Gap}
 	if opts.Frames > 0 {
 		sess.MaxFrames = uint64(opts.Frames)
 	}
@@ -188,35 +193,52 @@ func Run(ctx context.Context, opts *Options) error {
 		return sess.Run(canceled())
 	}
 
-	var jsonOut io.Writer
-	if opts.StatsJSON != "" {
-		f, err := os.Create(opts.StatsJSON)
-		if err != nil {
-			_ = sess.Run(canceled())
-			return fmt.Errorf("--stats-json: %w", err)
-		}
-		defer f.Close()
-		jsonOut = f
+	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
+	if err != nil {
+		_ = sess.Run(canceled())
+		return err
 	}
+	defer jsonOut.Close()
 	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "pulled"}
 	rep.Start()
 	err = sess.Run(ctx)
 	rep.Stop()
-	if err != nil {
-		if opts.Output != "-" && nothingReceived(sess) {
-			// The stream failed before its first packet (at SETUP or
-			// PLAY): leave no empty file behind.
+	removeEmpty := func() {
+		if opts.Output != "-" {
 			_ = os.Remove(opts.Output)
 			if format == endpoint.OutRTPDump || format == endpoint.OutPcap {
 				_ = os.Remove(rtpcap.SidecarPath(opts.Output))
 			}
 		}
+	}
+	if err != nil {
+		if nothingReceived(sess) || !sess.WroteMedia() {
+			// The stream failed before its first usable unit (at SETUP
+			// or PLAY, or before a keyframe): leave no empty file behind.
+			removeEmpty()
+		}
 		return err
+	}
+	if !sess.WroteMedia() {
+		removeEmpty()
+		if sess.Reason() == engine.StopCanceled {
+			log.Infof("interrupted before any media was written; no output")
+			return nil
+		}
+		return fault.New(fault.Network, "no usable media received before the stop (%s): %s", sess.Reason(), noMediaHint(sess))
 	}
 	if sess.Reason() == engine.StopGap {
 		log.Infof("stopped: nothing received for %s", opts.Gap)
 	}
 	return nil
+}
+
+// noMediaHint says what was missing when nothing could be written.
+func noMediaHint(sess *engine.Session) string {
+	if nothingReceived(sess) {
+		return "no packet arrived"
+	}
+	return "no keyframe with its parameter sets arrived"
 }
 
 func nothingReceived(sess *engine.Session) bool {

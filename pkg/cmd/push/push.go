@@ -4,8 +4,6 @@ package push
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -88,7 +86,7 @@ with continuous RTP timestamps and sequence numbers.`,
 // Validate checks flag combinations (shared with rtmp-push).
 func (opts *Options) Validate() error {
 	if !opts.RTMP {
-		if err := cmdutil.EnumFlag("transport", opts.Transport, "tcp", "udp"); err != nil {
+		if err := cmdutil.EnumFlag("transport", opts.Transport, cmdutil.PublishTransports...); err != nil {
 			return err
 		}
 	}
@@ -121,18 +119,17 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates (rtsps://, rtmps://)")
 	fl.BoolVar(&opts.VideoOnly, "video-only", false, "send only the video tracks")
 	fl.BoolVar(&opts.AudioOnly, "audio-only", false, "send only the audio tracks")
-	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats to FILE (- for stdout)")
+	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats to FILE (- for stdout); see docs/stats-json.md")
 	fl.StringVar(&opts.SDP, "sdp", "", "SDP describing an rtpdump or pcap input (default NAME.sdp beside it)")
 	fl.BoolVar(&opts.Reconnect, "reconnect", false, "when the server goes away, reconnect with backoff instead of failing")
-	fl.DurationVar(&opts.RetryMin, "retry-min", 500*time.Millisecond, "first reconnect delay")
-	fl.DurationVar(&opts.RetryMax, "retry-max", 10*time.Second, "longest reconnect delay")
+	cmdutil.AddRetryFlags(fl, &opts.RetryMin, &opts.RetryMax)
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(endpoint.InputFormats, cobra.ShellCompDirectiveNoFileComp))
 	if opts.RTMP {
 		return
 	}
-	fl.StringVar(&opts.Transport, "transport", "tcp", "RTP transport: tcp or udp")
+	fl.StringVar(&opts.Transport, "transport", "tcp", "RTP transport: tcp or udp (auto: tcp, the one that passes firewalls)")
 	fl.StringVar(&opts.UserAgent, "user-agent", "", "RTSP User-Agent header")
-	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions([]string{"tcp", "udp"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(cmdutil.PublishTransports, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // openInput builds the source chain: input, loop, selection, pacing.
@@ -216,22 +213,14 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	opts.Logger().Debugf("publishing to %s", mediaurl.RedactURL(u))
 
-	var jsonOut io.Writer
-	switch opts.StatsJSON {
-	case "":
-	case "-":
-		jsonOut = opts.IO.Out
-	default:
-		f, err := os.Create(opts.StatsJSON)
-		if err != nil {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			_ = sess.Run(ctx) // a canceled run only closes the source and sink
-			return fmt.Errorf("--stats-json: %w", err)
-		}
-		defer f.Close()
-		jsonOut = f
+	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
+	if err != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = sess.Run(ctx) // a canceled run only closes the source and sink
+		return err
 	}
+	defer jsonOut.Close()
 	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "pushed", Extra: func() string {
 		if opts.Loop == 1 {
 			return ""

@@ -34,7 +34,7 @@ type Options struct {
 	Format    string
 	Segment   time.Duration
 	Duration  time.Duration
-	MaxSize   int64
+	MaxSize   cmdutil.ByteSize
 	Reconnect bool
 	RetryMin  time.Duration
 	RetryMax  time.Duration
@@ -110,11 +110,10 @@ if nothing in it was complete; the error says which.`,
 	fl.StringVarP(&opts.Output, "output", "o", "", "output path or strftime template (required); a taken name gets _00001, _00002...")
 	fl.StringVar(&opts.Format, "format", "", "mp4, fmp4 or ts (default: from the extension)")
 	fl.DurationVar(&opts.Segment, "segment", 0, "start a new file every DURATION (at the next keyframe)")
-	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this long")
-	fl.Int64Var(&opts.MaxSize, "max-size", 0, "start a new file past this many bytes")
+	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this much media, from the first keyframe (as ffmpeg -t)")
+	fl.Var(&opts.MaxSize, "max-size", "start a new file past this size: bytes, or 100M, 1.5G, 64MiB")
 	fl.BoolVar(&opts.Reconnect, "reconnect", true, "reconnect with backoff when the source drops")
-	fl.DurationVar(&opts.RetryMin, "retry-min", 500*time.Millisecond, "first reconnect delay")
-	fl.DurationVar(&opts.RetryMax, "retry-max", 30*time.Second, "longest reconnect delay")
+	cmdutil.AddRetryFlags(fl, &opts.RetryMin, &opts.RetryMax)
 	fl.StringVar(&opts.OnSegment, "on-segment", "", "run this command with each finished file's path as its last argument")
 	fl.StringVar(&opts.Transport, "transport", "auto", "RTP transport: auto, udp, tcp or multicast")
 	fl.StringVar(&opts.User, "user", "", "user name (overrides the URL's)")
@@ -122,7 +121,7 @@ if nothing in it was complete; the error says which.`,
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates")
 	fl.BoolVar(&opts.VideoOnly, "video-only", false, "record only video")
 	fl.BoolVar(&opts.AudioOnly, "audio-only", false, "record only audio")
-	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats and segment events to FILE")
+	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats and segment events to FILE (- for stdout); see docs/stats-json.md")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"mp4", "fmp4", "ts"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(rtsp.Transports, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -149,7 +148,7 @@ func (opts *Options) outputFormat() (string, error) {
 	return "", fault.New(fault.Usage, "unknown --format %q: want mp4, fmp4 or ts", f)
 }
 
-func recordRun(ctx context.Context, opts *Options) error {
+func recordRun(ctx context.Context, opts *Options) (err error) {
 	log := opts.Logger()
 	format, err := opts.outputFormat()
 	if err != nil {
@@ -159,24 +158,37 @@ func recordRun(ctx context.Context, opts *Options) error {
 	if _, _, err := resolver.Source(opts.URL, endpoint.SourceOptions{}); err != nil {
 		return err // a malformed URL fails before anything else
 	}
-	if opts.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.Duration)
-		defer cancel()
+	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
+	if err != nil {
+		return err
 	}
+	defer jsonOut.Close()
 	var files []string
+	start := time.Now()
+	defer func() {
+		jsonOut.Event("end", recordEnd{Elapsed: time.Since(start).Seconds(), Files: len(files), Error: errString(err)})
+	}()
 	onSegment := func(path string) {
 		files = append(files, path)
 		log.Infof("recorded %s", path)
+		ev := segmentEvent{Path: path}
+		if st, err := os.Stat(path); err == nil {
+			ev.Bytes = st.Size()
+		}
+		jsonOut.Event("segment", ev)
 		if opts.OnSegment != "" {
 			runHook(opts.OnSegment, path, log)
 		}
 	}
 	backoff := opts.RetryMin
-	ever := false // some connection delivered media
+	ever := false              // some connection delivered media
+	var recorded time.Duration // media recorded so far, for --duration
 	for {
+		if opts.Duration > 0 && recorded >= opts.Duration {
+			return nil
+		}
 		seg := &rec.Segmenter{
-			Template: opts.Output, Segment: opts.Segment, MaxSize: opts.MaxSize, OnSegment: onSegment,
+			Template: opts.Output, Segment: opts.Segment, MaxSize: int64(opts.MaxSize), OnSegment: onSegment,
 			New: func(path string) (engine.Sink, error) {
 				sink, _, err := endpoint.FileSink(path, nil, endpoint.SinkFileOptions{Format: formatFor(format)})
 				return sink, err
@@ -191,16 +203,24 @@ func recordRun(ctx context.Context, opts *Options) error {
 		if opts.VideoOnly || opts.AudioOnly {
 			src = &engine.Select{Source: src, Selection: engine.Selection{VideoOnly: opts.VideoOnly, AudioOnly: opts.AudioOnly}}
 		}
-		sess := &engine.Session{Source: src, Sinks: []engine.Sink{seg}}
+		// --duration is media time (as ffmpeg -t), over every connection.
+		sess := &engine.Session{Source: src, Sinks: []engine.Sink{seg}, MediaDuration: opts.Duration - recorded}
 		_, err = sess.Open(ctx)
 		gotMedia := false
 		if err == nil {
-			rep := &progress.Reporter{IO: opts.IO, Session: sess, Verb: "recorded"}
+			rep := &progress.Reporter{IO: opts.IO, Session: sess, Verb: "recorded", JSON: jsonOut, EndEvent: "connection_end"}
 			rep.Start()
 			err = sess.Run(ctx)
 			rep.Stop()
+			recorded += sess.MediaTime()
 			if ctx.Err() != nil {
 				return finalErr(err, files)
+			}
+			if err == nil && sess.Reason() == engine.StopDuration {
+				if len(files) == 0 {
+					return fault.New(fault.Network, "no usable media within --duration %s: nothing recorded", opts.Duration)
+				}
+				return nil
 			}
 			gotMedia = receivedMedia(sess)
 			if err == nil && sess.Reason() == engine.StopEOF {
@@ -222,6 +242,7 @@ func recordRun(ctx context.Context, opts *Options) error {
 			return err
 		}
 		log.Warnf("source lost (%v); reconnecting in %s", err, backoff)
+		jsonOut.Event("reconnect", reconnectEvent{Error: errString(err), DelaySec: backoff.Seconds()})
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -229,6 +250,32 @@ func recordRun(ctx context.Context, opts *Options) error {
 		}
 		backoff = min(2*backoff, opts.RetryMax)
 	}
+}
+
+// segmentEvent is the "segment" event: one finished file.
+type segmentEvent struct {
+	Path  string `json:"path"`
+	Bytes int64  `json:"bytes"`
+}
+
+// recordEnd is record's final event.
+type recordEnd struct {
+	Elapsed float64 `json:"elapsed_seconds"`
+	Files   int     `json:"files"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// reconnectEvent is the "reconnect" event: the source was lost.
+type reconnectEvent struct {
+	Error    string  `json:"error,omitempty"`
+	DelaySec float64 `json:"delay_seconds"`
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // formatFor maps record's formats onto the sink formats.

@@ -36,7 +36,18 @@ func TestRecordFlags(t *testing.T) {
 		{args: []string{"-o", "-", "rtsp://cam/x"}, wantErr: "use pull for stdout"},
 		{args: []string{"-o", "x.mp4", "--segment", "500ms", "rtsp://cam/x"}, wantErr: "--segment must be at least 1s"},
 		{args: []string{"-o", "x.mp4", "--duration", "-1s", "rtsp://cam/x"}, wantErr: "must not be negative"},
-		{args: []string{"-o", "x.mp4", "--max-size", "-1", "rtsp://cam/x"}, wantErr: "must not be negative"},
+		{args: []string{"-o", "x.mp4", "--max-size", "-1", "rtsp://cam/x"}, wantErr: "invalid size"},
+		{args: []string{"-o", "x.mp4", "--max-size", "lots", "rtsp://cam/x"}, wantErr: "invalid size"},
+		{args: []string{"-o", "x.mp4", "--max-size", "100M", "rtsp://cam/x"}, check: func(t *testing.T, o *record.Options) {
+			if o.MaxSize != 100_000_000 {
+				t.Fatalf("--max-size 100M = %d bytes", o.MaxSize)
+			}
+		}},
+		{args: []string{"-o", "x.mp4", "--max-size", "64MiB", "rtsp://cam/x"}, check: func(t *testing.T, o *record.Options) {
+			if o.MaxSize != 64<<20 {
+				t.Fatalf("--max-size 64MiB = %d bytes", o.MaxSize)
+			}
+		}},
 		{args: []string{"-o", "x.mp4", "--retry-min", "2s", "--retry-max", "1s", "rtsp://cam/x"}, wantErr: "--retry-min"},
 		{args: []string{"-o", "x.mp4", "--transport", "sctp", "rtsp://cam/x"}, wantErr: "invalid --transport"},
 		{args: []string{"-o", "cam/%Q.mp4", "rtsp://cam/x"}, wantErr: "unknown directive %Q"},
@@ -131,6 +142,31 @@ func TestRecordUnwritableOutput(t *testing.T) {
 				t.Fatalf("panic:\n%s", r.Stderr)
 			}
 			t.Logf("exit %d after %v: %s", r.Code, r.Took.Round(time.Millisecond), line)
+		})
+	}
+}
+
+// TestRecordNoAnswer: a server that accepts the connection and never
+// answers, with --duration shorter than --timeout, used to end with exit
+// 0, no file and no word. It is a network failure: one line, exit 3, and
+// nothing left behind.
+func TestRecordNoAnswer(t *testing.T) {
+	t.Parallel()
+	silent := testpeer.SilentTCPServer(t)
+	for _, tr := range []string{"tcp", "udp"} {
+		t.Run(tr, func(t *testing.T) {
+			dir := t.TempDir()
+			r := clitest.Run(t, 20*time.Second, "record", "--timeout", "2s", "--transport", tr, "--duration", "1s", "-o", filepath.Join(dir, "out.mp4"), silent.URL("rtsp", "cam"))
+			if r.Code != 3 {
+				t.Fatalf("exit %d, want 3\n%s", r.Code, r)
+			}
+			if r.ErrLine() == "" || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+				t.Fatalf("want one error line\n%s", r)
+			}
+			t.Logf("exit %d after %v: %s", r.Code, r.Took.Round(time.Millisecond), r.ErrLine())
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Fatalf("left files behind: %v", ents)
+			}
 		})
 	}
 }

@@ -3,10 +3,8 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -71,11 +69,14 @@ with timestamps that keep going forward.`,
 			if err := cmdutil.EnumFlag("transport", opts.Transport, rtsp.Transports...); err != nil {
 				return err
 			}
-			if err := cmdutil.EnumFlag("dst-transport", opts.DstTransport, "tcp", "udp"); err != nil {
+			if err := cmdutil.EnumFlag("dst-transport", opts.DstTransport, cmdutil.PublishTransports...); err != nil {
 				return err
 			}
 			if opts.RetryMin <= 0 || opts.RetryMax < opts.RetryMin {
 				return cmdutil.FlagErrorf("--retry-min must be positive and at most --retry-max")
+			}
+			if opts.StatsJSON == "-" && slices.Contains(opts.Destinations, "-") {
+				return cmdutil.FlagErrorf("--stats-json - and the destination - would both write to stdout: give one a file")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -85,22 +86,20 @@ with timestamps that keep going forward.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Transport, "transport", "auto", "RTP transport to read an RTSP source: auto, udp, tcp or multicast")
-	fl.StringVar(&opts.DstTransport, "dst-transport", "tcp", "RTP transport to RTSP destinations: tcp or udp")
-	fl.DurationVar(&opts.RetryMin, "retry-min", 500*time.Millisecond, "first reconnect delay")
-	fl.DurationVar(&opts.RetryMax, "retry-max", 10*time.Second, "longest reconnect delay")
+	fl.StringVar(&opts.DstTransport, "dst-transport", "tcp", "RTP transport to RTSP destinations: tcp or udp (auto: tcp)")
+	cmdutil.AddRetryFlags(fl, &opts.RetryMin, &opts.RetryMax)
 	fl.IntVar(&opts.Loop, "loop", 1, "play a file source N times; --loop alone loops forever")
 	fl.Lookup("loop").NoOptDefVal = "0"
-	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this long")
+	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this much media, from the first keyframe (as ffmpeg -t)")
 	fl.StringVar(&opts.User, "user", "", "source user name (overrides the URL's)")
 	fl.StringVar(&opts.Pass, "pass", "", "source password (overrides the URL's)")
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates")
-	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats and endpoint events to FILE")
+	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats and endpoint events to FILE (- for stdout); see docs/stats-json.md")
 	return cmd
 }
 
 // endpointEvent is an NDJSON line about one endpoint.
 type endpointEvent struct {
-	Event    string `json:"event"`
 	Endpoint string `json:"endpoint"`
 	State    string `json:"state"`
 	Error    string `json:"error,omitempty"`
@@ -109,19 +108,15 @@ type endpointEvent struct {
 func relayRun(ctx context.Context, opts *Options) error {
 	resolver := opts.Endpoints()
 	log := opts.Logger()
-	var jsonMu sync.Mutex
-	var jsonOut io.Writer
-	if opts.StatsJSON != "" {
-		f, err := os.Create(opts.StatsJSON)
-		if err != nil {
-			return fmt.Errorf("--stats-json: %w", err)
-		}
-		defer f.Close()
-		jsonOut = f
+	var logMu sync.Mutex
+	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
+	if err != nil {
+		return err
 	}
+	defer jsonOut.Close()
 	lastErr := make(map[string]string)
 	event := func(name string, state engine.EndpointState, err error) {
-		jsonMu.Lock()
+		logMu.Lock()
 		switch {
 		case err != nil && lastErr[name] != err.Error():
 			// Each new problem once; retries of the same one stay quiet.
@@ -133,18 +128,12 @@ func relayRun(ctx context.Context, opts *Options) error {
 		case state == engine.StateConnecting:
 			log.Debugf("%s: %s", name, state)
 		}
-		jsonMu.Unlock()
-		if jsonOut != nil {
-			ev := endpointEvent{Event: "endpoint", Endpoint: name, State: state.String()}
-			if err != nil {
-				ev.Error = err.Error()
-			}
-			if b, err := json.Marshal(ev); err == nil {
-				jsonMu.Lock()
-				_, _ = jsonOut.Write(append(b, '\n'))
-				jsonMu.Unlock()
-			}
+		logMu.Unlock()
+		ev := endpointEvent{Endpoint: name, State: state.String()}
+		if err != nil {
+			ev.Error = err.Error()
 		}
+		jsonOut.Event("endpoint", ev)
 	}
 
 	src, srcName, err := openSource(opts, resolver, event)
@@ -177,7 +166,7 @@ func relayRun(ctx context.Context, opts *Options) error {
 		}
 		sinks = append(sinks, sink)
 	}
-	sess := &engine.Session{Source: src, Sinks: sinks, Duration: opts.Duration}
+	sess := &engine.Session{Source: src, Sinks: sinks, MediaDuration: opts.Duration}
 	if _, err := sess.Open(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil

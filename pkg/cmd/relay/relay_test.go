@@ -285,7 +285,7 @@ func TestRelayFlags(t *testing.T) {
 		check   func(*testing.T, *relay.Options)
 	}{
 		{args: []string{"rtsp://h/a", "rtmp://h/live/b"}, check: func(t *testing.T, o *relay.Options) {
-			if o.Source != "rtsp://h/a" || len(o.Destinations) != 1 || o.RetryMin != 500*time.Millisecond || o.RetryMax != 10*time.Second ||
+			if o.Source != "rtsp://h/a" || len(o.Destinations) != 1 || o.RetryMin != 500*time.Millisecond || o.RetryMax != 30*time.Second ||
 				o.Transport != "auto" || o.DstTransport != "tcp" || o.Loop != 1 {
 				t.Fatalf("defaults %+v", o)
 			}
@@ -696,9 +696,12 @@ func TestRelayResilience(t *testing.T) {
 func TestRelayExtendedTimestamps(t *testing.T) {
 	t.Parallel()
 	ng := testpeer.StartNginxRTMP(t, testpeer.NginxOptions{AppDirectives: testpeer.NginxAbsoluteTimestamps})
-	// 16 s starting at 16775 s: 2^24 ms (16777.216 s) is crossed 2.2 s in.
+	// 32 s starting at 16775 s: 2^24 ms (16777.216 s) is crossed 2.2 s in.
+	// The stream must outlast the checks below on a slow (-race) run:
+	// nginx never tells a player the stream ended, and rtmp-pull
+	// --duration counts media, so a stream that ran dry would time out.
 	clip := filepath.Join(t.TempDir(), "ext.flv")
-	if r := testpeer.RunClient(t, time.Minute, "ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-stream_loop", "3",
+	if r := testpeer.RunClient(t, time.Minute, "ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-stream_loop", "7",
 		"-i", media("h264_aac.flv"), "-c", "copy", "-output_ts_offset", "16775", "-y", clip); r.Code != 0 {
 		t.Fatalf("make the clip:\n%s", r)
 	}

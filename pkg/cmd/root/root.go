@@ -34,7 +34,7 @@ func NewCmdRoot(f *cmdutil.Factory, version string) *cobra.Command {
 
 stdout carries only payload (media, SDP, JSON); everything else goes to stderr.`,
 		Example: `  avcat probe rtsp://127.0.0.1:8554/demo
-  avcat probe --output json rtsp://user:pass@camera/stream
+  avcat probe --json rtsp://user:pass@camera/stream
   avcat probe --play 5s --transport tcp rtsp://camera/stream`,
 		Version:       version,
 		SilenceErrors: true,
@@ -54,15 +54,10 @@ stdout carries only payload (media, SDP, JSON); everything else goes to stderr.`
 	}
 	cmd.SetVersionTemplate("avcat {{.Version}}\n")
 	cmd.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
-	// stdout is for payload (and completion scripts); help is for humans.
+	// --help is the payload asked for: stdout, as gh and git do (so
+	// 'avcat pull --help | less' works); errors stay on stderr.
 	cmd.SetOut(f.IOStreams.Out)
 	cmd.SetErr(f.IOStreams.ErrOut)
-	defaultHelp := cmd.HelpFunc()
-	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
-		c.SetOut(f.IOStreams.ErrOut)
-		defer c.SetOut(f.IOStreams.Out)
-		defaultHelp(c, args)
-	})
 
 	pf := cmd.PersistentFlags()
 	pf.BoolVarP(&f.Global.Verbose, "verbose", "v", false, "trace RTSP requests/responses and RTMP commands on stderr")
@@ -118,11 +113,18 @@ func isCobraUsage(err error) bool {
 // PrintError writes the one-line error message.
 func PrintError(ios *iostreams.IOStreams, w io.Writer, err error) {
 	msg := err.Error()
+	prefix := ios.Paint(31, 1).Sprint("avcat: error:")
+	// cobra's suggestions keep cobra's layout: the error line, then
+	// "Did you mean this?" and one indented command per line.
+	if head, rest, ok := strings.Cut(msg, "\n\nDid you mean this?\n"); ok && isCobraUsage(err) {
+		fmt.Fprintf(w, "%s %s\n\nDid you mean this?\n%s\n\nRun '%s --help' for usage.\n",
+			prefix, oneLine(head), strings.TrimRight(rest, "\n"), "avcat")
+		return
+	}
 	var flagErr *cmdutil.FlagError
 	if (errors.As(err, &flagErr) || isCobraUsage(err)) && !strings.Contains(msg, "--help") {
 		msg += " (see --help)"
 	}
-	prefix := ios.Paint(31, 1).Sprint("avcat: error:")
 	fmt.Fprintf(w, "%s %s\n", prefix, oneLine(msg))
 }
 

@@ -24,13 +24,17 @@ func TestVersionAndHelp(t *testing.T) {
 	if r.Code != 0 || r.Stdout != "avcat test\n" || r.Stderr != "" {
 		t.Fatalf("--version: %s", r)
 	}
-	r = clitest.Run(t, 5*time.Second, "--help")
-	if r.Code != 0 || !strings.Contains(r.Stderr, "probe") || r.Stdout != "" {
-		t.Fatalf("--help must go to stderr only: %s", r)
+	// Help is what was asked for: stdout, as gh and git do.
+	for _, args := range [][]string{{"--help"}, {"probe", "--help"}, {"help", "pull"}, {"record", "-h"}} {
+		r = clitest.Run(t, 5*time.Second, args...)
+		if r.Code != 0 || !strings.Contains(r.Stdout, "Usage:") || r.Stderr != "" {
+			t.Fatalf("%v must go to stdout only: %s", args, r)
+		}
 	}
-	r = clitest.Run(t, 5*time.Second, "probe", "--help")
-	if r.Code != 0 || !strings.Contains(r.Stderr, "--play") || r.Stdout != "" {
-		t.Fatalf("probe --help must go to stderr only: %s", r)
+	// Errors stay on stderr.
+	r = clitest.Run(t, 5*time.Second, "pull", "--frobnicate")
+	if r.Code != 2 || r.Stdout != "" || r.ErrLine() == "" {
+		t.Fatalf("a usage error must go to stderr only: %s", r)
 	}
 	r = clitest.Run(t, 5*time.Second, "completion", "bash")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "bash completion") {
@@ -107,5 +111,15 @@ func TestErrorLineColorAndOneLine(t *testing.T) {
 	root.PrintError(ios, &buf, errors.New("x"))
 	if !strings.Contains(buf.String(), "\x1b[") {
 		t.Fatalf("--color always ignored: %q", buf.String())
+	}
+}
+
+// TestDidYouMean: cobra's suggestions are printed as cobra lays them out,
+// not folded into one line with semicolons.
+func TestDidYouMean(t *testing.T) {
+	r := clitest.Run(t, 5*time.Second, "pul")
+	want := "avcat: error: unknown command \"pul\" for \"avcat\"\n\nDid you mean this?\n\tpush\n\tpull\n\nRun 'avcat --help' for usage.\n"
+	if r.Code != 2 || r.Stderr != want || r.Stdout != "" {
+		t.Fatalf("got exit %d, stderr %q\nwant %q", r.Code, r.Stderr, want)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,6 +25,7 @@ import (
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/progress"
 	"github.com/avcat/avcat/pkg/server"
 )
 
@@ -82,11 +81,11 @@ GStreamer rtspsrc, avcat probe/pull) or RTMP play, whatever protocol the publish
 unless --no-loop; each reader gets its own real-time playback, and PAUSE and PLAY with
 Range: npt= seek in it. With no --file, the embedded demo clip is served at /demo.
 
-Auth: --user NAME:PASS protects everything; --publish-user and --read-user split the two
+Auth: --auth NAME:PASS protects everything; --publish-auth and --read-auth split the two
 actions. RTSP uses Basic or Digest; RTMP takes ?user=NAME&pass=PASS on the stream URL.`,
 		Example: `  avcat serve
   avcat serve --file cam1=recording.mp4 --file lobby=lobby.ts
-  avcat serve --publish-user pub:secret --read-user viewer:pass
+  avcat serve --publish-auth pub:secret --read-auth viewer:pass
   avcat serve --rtsp :8555 --no-rtmp --stats-json stats.ndjson`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -108,9 +107,13 @@ actions. RTSP uses Basic or Digest; RTMP takes ?user=NAME&pass=PASS on the strea
 	fl.StringVar(&opts.TLSKey, "tls-key", "", "private key (PEM) for RTSPS and RTMPS")
 	fl.StringArrayVar(&opts.Files, "file", nil, "serve FILE at PATH on demand (PATH=FILE, repeatable)")
 	fl.BoolVar(&opts.NoLoop, "no-loop", false, "play --file entries once instead of looping")
-	fl.StringVar(&opts.User, "user", "", "require NAME:PASS for publishing and reading")
-	fl.StringVar(&opts.PublishUser, "publish-user", "", "require NAME:PASS for publishing")
-	fl.StringVar(&opts.ReadUser, "read-user", "", "require NAME:PASS for reading")
+	fl.StringVar(&opts.User, "auth", "", "require NAME:PASS for publishing and reading")
+	fl.StringVar(&opts.PublishUser, "publish-auth", "", "require NAME:PASS for publishing")
+	fl.StringVar(&opts.ReadUser, "read-auth", "", "require NAME:PASS for reading")
+	// The old spellings: --user is a client's user name in every other verb.
+	cmdutil.HiddenAlias(fl, &opts.User, "user", "", "", "use --auth")
+	cmdutil.HiddenAlias(fl, &opts.PublishUser, "publish-user", "", "", "use --publish-auth")
+	cmdutil.HiddenAlias(fl, &opts.ReadUser, "read-user", "", "", "use --read-auth")
 	fl.StringArrayVar(&opts.AllowFrom, "allow-from", nil, "accept clients only from this CIDR (repeatable)")
 	fl.BoolVar(&opts.Override, "override", false, "let a new publisher replace the one on a busy path")
 	fl.IntVar(&opts.MaxConns, "max-conns", server.DefaultMaxConns, "close RTSP and RTMP connections beyond this many (0: no limit)")
@@ -153,8 +156,14 @@ func (opts *Options) config(resolver *endpoint.Resolver) (*server.Config, error)
 		if opts.RTPPort <= 0 || opts.RTPPort%2 != 0 || opts.RTPPort > 65534 {
 			return nil, cmdutil.FlagErrorf("--rtp-port must be an even port (RTCP uses the next one)")
 		}
-		cfg.UDPRTPAddress = ":" + strconv.Itoa(opts.RTPPort)
-		cfg.UDPRTCPAddress = ":" + strconv.Itoa(opts.RTPPort+1)
+		// The UDP sockets bind the host --rtsp names, as the RTSP socket
+		// does: --rtsp 127.0.0.1:8554 exposes nothing on other interfaces.
+		host, _, err := net.SplitHostPort(opts.RTSPAddr)
+		if err != nil {
+			return nil, cmdutil.FlagErrorf("--rtsp %q: want HOST:PORT or :PORT", opts.RTSPAddr)
+		}
+		cfg.UDPRTPAddress = net.JoinHostPort(host, strconv.Itoa(opts.RTPPort))
+		cfg.UDPRTCPAddress = net.JoinHostPort(host, strconv.Itoa(opts.RTPPort+1))
 	}
 	if opts.Multicast != "" {
 		if _, n, err := net.ParseCIDR(opts.Multicast); err != nil || !n.IP.IsMulticast() {
@@ -174,17 +183,17 @@ func (opts *Options) config(resolver *endpoint.Resolver) (*server.Config, error)
 		}
 		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	all, err := parseCreds("user", opts.User)
+	all, err := parseCreds("auth", opts.User)
 	if err != nil {
 		return nil, err
 	}
 	cfg.PublishCreds, cfg.ReadCreds = all, all
-	if c, err := parseCreds("publish-user", opts.PublishUser); err != nil {
+	if c, err := parseCreds("publish-auth", opts.PublishUser); err != nil {
 		return nil, err
 	} else if c != nil {
 		cfg.PublishCreds = c
 	}
-	if c, err := parseCreds("read-user", opts.ReadUser); err != nil {
+	if c, err := parseCreds("read-auth", opts.ReadUser); err != nil {
 		return nil, err
 	} else if c != nil {
 		cfg.ReadCreds = c
@@ -245,13 +254,13 @@ func serveRun(ctx context.Context, opts *Options) error {
 	}
 	cfg.Logger = log
 
-	events, closeEvents, err := opts.openStats()
+	events, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
 	if err != nil {
 		return err
 	}
-	defer closeEvents()
+	defer events.Close()
 	if events != nil {
-		cfg.OnEvent = func(ev server.Event) { events.write(ev) }
+		cfg.OnEvent = func(ev server.Event) { events.Event(ev.Type, ev) }
 	}
 
 	srv := &server.Server{Config: *cfg}
@@ -288,7 +297,7 @@ func serveRun(ctx context.Context, opts *Options) error {
 			status.update(stats)
 			if events != nil && time.Since(lastStats) >= opts.StatsInterval {
 				lastStats = time.Now()
-				events.write(map[string]any{"event": "stats", "time": time.Now().UTC().Format(time.RFC3339), "paths": stats})
+				events.Event("stats", map[string]any{"paths": stats})
 			}
 		}
 	}
@@ -346,36 +355,6 @@ func dumpTable(w io.Writer, stats []server.PathStats) {
 	for _, p := range stats {
 		fmt.Fprintf(w, "%-20s %-5s %-9s %-20s %7d %12d %8d\n", p.Path, p.Kind, p.Protocol, p.Tracks, p.Readers, p.BytesIn, p.Dropped)
 	}
-}
-
-// statsWriter writes NDJSON lines, safely from several goroutines.
-type statsWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *statsWriter) write(v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, _ = s.w.Write(append(b, '\n'))
-}
-
-func (opts *Options) openStats() (*statsWriter, func(), error) {
-	switch opts.StatsJSON {
-	case "":
-		return nil, func() {}, nil
-	case "-":
-		return &statsWriter{w: opts.IO.Out}, func() {}, nil
-	}
-	f, err := os.Create(opts.StatsJSON)
-	if err != nil {
-		return nil, nil, fault.New(fault.Runtime, "--stats-json: %v", err)
-	}
-	return &statsWriter{w: f}, func() { f.Close() }, nil
 }
 
 // statusLine is the live one-line status on a terminal.

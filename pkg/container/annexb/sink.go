@@ -157,6 +157,14 @@ func (s *Sink) Flush() error {
 	return s.out.Flush()
 }
 
+// Started reports whether media reached the file: units before the first
+// keyframe (or audio start) are dropped.
+func (s *Sink) Started() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clock.Started()
+}
+
 // Close flushes and closes the file. It is safe after a failed Open or
 // write, and more than once; it returns the write error, if any.
 func (s *Sink) Close() error {

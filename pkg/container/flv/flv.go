@@ -187,6 +187,7 @@ func (s *Source) Open(ctx context.Context) (*description.Session, error) {
 		t.media.Control = fmt.Sprintf("trackID=%d", i)
 		s.desc.Medias = append(s.desc.Medias, t.media)
 	}
+	media.NumberPayloadTypes(s.desc)
 	return s.desc, nil
 }
 

@@ -264,29 +264,21 @@ func (s *Source) parseMoov(moov []byte, fileSize int64, frags map[uint32]*fragTa
 // the common timeline: the earliest PTS of the file becomes 0.
 func (s *Source) describe(tracks []*track) *description.Session {
 	desc := &description.Session{}
-	pt := uint8(96)
-	next := func() uint8 {
-		p := pt
-		if pt < 127 {
-			pt++
-		}
-		return p
-	}
 	for _, t := range tracks {
 		typ := description.MediaTypeAudio
 		switch f := t.format.(type) {
 		case *format.H264:
-			f.PayloadTyp, typ = next(), description.MediaTypeVideo
+			f.PayloadTyp, typ = 96, description.MediaTypeVideo // numbered below
 		case *format.H265:
-			f.PayloadTyp, typ = next(), description.MediaTypeVideo
+			f.PayloadTyp, typ = 96, description.MediaTypeVideo
 		case *format.MPEG4Audio:
-			f.PayloadTyp = next()
+			f.PayloadTyp = 96
 		case *format.Opus:
-			f.PayloadTyp = next()
+			f.PayloadTyp = 96
 		case *format.G711:
 			switch {
 			case f.SampleRate != 8000 || f.ChannelCount != 1:
-				f.PayloadTyp = next()
+				f.PayloadTyp = 96
 			case f.MULaw:
 				f.PayloadTyp = 0
 			default:
@@ -301,6 +293,7 @@ func (s *Source) describe(tracks []*track) *description.Session {
 		}
 		desc.Medias = append(desc.Medias, t.media)
 	}
+	media.NumberPayloadTypes(desc)
 
 	const ns = uint64(time.Second)
 	first, firstNs := tracks[0], int64(math.MaxInt64)

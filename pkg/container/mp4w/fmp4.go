@@ -388,6 +388,16 @@ func (c *fragmenter) salvage() string {
 	return fmt.Sprintf("kept %s up to its last complete fragment (%.1f s)", c.path, c.duration())
 }
 
+// Started reports whether media reached the file: units before the first
+// keyframe (or audio start) are dropped.
+func (s *FMP4Sink) Started() bool { return s.f.started() }
+
+func (c *fragmenter) started() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clock.Started()
+}
+
 // Close writes the last samples and closes the file. It is safe after a
 // failed Open or write, and more than once; it returns the write error,
 // which says what became of the file (see salvage).

@@ -163,6 +163,10 @@ func (t *tableTrack) add(smp *fmp4.Sample) {
 	t.dts += d
 }
 
+// Started reports whether media reached the file: units before the first
+// keyframe (or audio start) are dropped.
+func (s *MP4Sink) Started() bool { return s.f.started() }
+
 // Close writes the last fragment and the moov. It is safe after a failed
 // Open or write, and more than once; it returns the write error, which
 // says what became of the file.

@@ -1,0 +1,31 @@
+package cmdutil
+
+import (
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Reconnect backoff defaults, the same for every verb that reconnects.
+const (
+	DefaultRetryMin = 500 * time.Millisecond
+	DefaultRetryMax = 30 * time.Second
+)
+
+// AddRetryFlags registers --retry-min and --retry-max with the shared
+// defaults.
+func AddRetryFlags(fl *pflag.FlagSet, minDelay, maxDelay *time.Duration) {
+	fl.DurationVar(minDelay, "retry-min", DefaultRetryMin, "first reconnect delay")
+	fl.DurationVar(maxDelay, "retry-max", DefaultRetryMax, "longest reconnect delay")
+}
+
+// HiddenAlias registers an old spelling of a string flag that still works
+// but is no longer shown: it writes to the same variable as the new one.
+func HiddenAlias(fl *pflag.FlagSet, p *string, old, shorthand, value, usage string) {
+	fl.StringVarP(p, old, shorthand, value, usage)
+	_ = fl.MarkHidden(old)
+}
+
+// PublishTransports are the --transport values of RTSP publishing (push,
+// relay's --dst-transport); auto picks tcp there (see rtsp.Sink).
+var PublishTransports = []string{"auto", "udp", "tcp"}
