@@ -425,8 +425,9 @@ func TestOrphanUDPSessionTimeout(t *testing.T) {
 	ev.wait(t, "reader_leave", announced+10*time.Second)
 	took := time.Since(last)
 	t.Logf("orphaned session ended %v after its last request (announced %v)", took.Round(10*time.Millisecond), announced)
-	// gortsplib checks once a second.
-	if took > announced+1500*time.Millisecond {
+	// gortsplib checks once a second; the rest is slack for a loaded machine
+	// (before, it ended 5 s after the announced timeout).
+	if took > announced+2500*time.Millisecond {
 		t.Errorf("the session outlived its announced timeout: %v > %v", took, announced)
 	}
 }
