@@ -642,3 +642,27 @@ func TestSlowRequestInTunnels(t *testing.T) {
 		}
 	})
 }
+
+// TestPipelinedRequestNotCharged: the bound counts the time spent waiting
+// for the client, not the time the server takes to answer the request
+// before. gortsplib holds a SETUP from "GStreamer" for 1 s (a workaround
+// for rtspclientsink): an OPTIONS whose first byte came with it, and the
+// rest promptly after the answer, passes with an 800 ms timeout.
+func TestPipelinedRequestNotCharged(t *testing.T) {
+	t.Parallel()
+	s, _ := startHostile(t, Config{ReadTimeout: 800 * time.Millisecond})
+	url := "rtsp://" + s.RTSPAddr().String() + "/live"
+	c := dialClient(t, s)
+	options := "OPTIONS " + url + " RTSP/1.0\r\nCSeq: 2\r\n\r\n"
+	_, _ = c.nc.Write([]byte("SETUP " + url + "/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: GStreamer/1.22\r\n" +
+		"Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n" + options[:1]))
+	var res base.Response
+	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := res.Unmarshal(c.br); err != nil || res.StatusCode != base.StatusOK {
+		t.Fatalf("SETUP: %v %v", res.StatusCode, err)
+	}
+	_, _ = c.nc.Write([]byte(options[1:]))
+	if err := res.Unmarshal(c.br); err != nil || res.StatusCode != base.StatusOK {
+		t.Fatalf("OPTIONS after a slow answer: %v %v", res.StatusCode, err)
+	}
+}

@@ -513,9 +513,9 @@ type idleConn struct {
 
 	mu        sync.Mutex
 	streaming bool
-	lib       time.Time // the deadline gortsplib asked for
-	msg       framer    // only the reading goroutine touches it
-	msgStart  time.Time
+	lib       time.Time     // the deadline gortsplib asked for
+	msg       framer        // only the reading goroutine touches it
+	msgLeft   time.Duration // of the timeout, for the message under way
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
@@ -526,22 +526,26 @@ func (c *idleConn) Read(p []byte) (int, error) {
 		dl = now.Add(c.timeout)
 	}
 	c.mu.Unlock()
-	if c.msg.busy() {
-		if end := c.msgStart.Add(c.timeout); dl.IsZero() || end.Before(dl) {
+	busy := c.msg.busy()
+	if busy {
+		if end := now.Add(max(c.msgLeft, 0)); dl.IsZero() || end.Before(dl) {
 			dl = end
 		}
 	}
 	_ = c.Conn.SetReadDeadline(dl)
 	n, err := c.Conn.Read(p)
+	if busy {
+		// Only time spent waiting for the client counts: not the time the
+		// server takes to answer a request read with this one's start.
+		c.msgLeft -= time.Since(now)
+	}
 	if n > 0 {
 		starts := c.msg.starts
 		if ferr := c.msg.feed(p[:n]); ferr != nil {
 			return 0, ferr
 		}
-		// A message that starts in this read (even after one that ended
-		// in it) is timed from now.
 		if c.msg.starts != starts {
-			c.msgStart = time.Now()
+			c.msgLeft = c.timeout // a message started in this read
 		}
 	}
 	return n, err
