@@ -101,6 +101,15 @@ func (c *rtmpConn) run() error {
 		_ = sc.RejectAction()
 		return errors.New("authentication failed")
 	}
+	if !s.admitSession("rtmp", c.nc.RemoteAddr().String()) {
+		code := "NetStream.Play.Failed"
+		if sc.Publish {
+			code = "NetStream.Publish.Denied"
+		}
+		onStatusError(sc, code, fmt.Sprintf("server full: %d sessions", s.sessions.max))
+		return errors.New("refused: --max-sessions reached")
+	}
+	defer s.sessions.release()
 	if sc.Publish {
 		return c.publish(sc, name)
 	}

@@ -28,10 +28,13 @@ type rtspHandler struct {
 	// refused to a refusal whose reason only the closing error tells.
 	announcing sync.Map // *gortsplib.ServerConn → *base.Request
 	refused    sync.Map // *gortsplib.ServerConn → string
+
+	auth sessionAuth
 }
 
 // OnRequest takes the SETUP lock; OnResponse of the same request frees it.
 func (h *rtspHandler) OnRequest(sc *gortsplib.ServerConn, req *base.Request) {
+	h.guardSession(sc, req)
 	if line, ok := h.refused.LoadAndDelete(sc); ok {
 		h.s.Logger.Warnf("%s", line) // the connection went on: no more reason to wait for
 	}
@@ -46,6 +49,8 @@ func (h *rtspHandler) OnRequest(sc *gortsplib.ServerConn, req *base.Request) {
 
 // OnResponse frees the SETUP lock taken by the request being answered.
 func (h *rtspHandler) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
+	h.rememberSession(sc, res)
+	h.announceTimeout(res)
 	if _, ok := h.holding.LoadAndDelete(sc); ok {
 		h.setupMu.Unlock()
 	}
@@ -92,6 +97,8 @@ type sessionData struct {
 	reading   bool
 	file      *fileSession
 	remote    string
+	// admitted: the session holds a --max-sessions slot.
+	admitted bool
 }
 
 func dataOf(ss *gortsplib.ServerSession) *sessionData {
@@ -134,7 +141,12 @@ func (h *rtspHandler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 
 // OnSessionClose releases what the session held.
 func (h *rtspHandler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	h.forgetSession(ctx.Session)
 	d := dataOf(ctx.Session)
+	if d.admitted {
+		d.admitted = false
+		h.s.sessions.release()
+	}
 	switch {
 	case d.publisher:
 		h.s.unpublish(d.path, ctx.Session, "publisher left")
@@ -172,6 +184,13 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 	if name == "" {
 		return status(base.StatusBadRequest, "Bad Request (empty path)"), nil
 	}
+	if err := checkTracks(ctx.Description); err != nil {
+		// logRefusedAnnounce logs it.
+		return status(base.StatusBadRequest, "Bad Request ("+err.Error()+")"), nil
+	}
+	if !h.admit(ctx.Session, ctx.Conn) {
+		return notEnoughBandwidth(h.s.sessions.max), nil
+	}
 	err := h.s.publish(name, ctx.Session, "rtsp")
 	switch {
 	case errors.Is(err, errPathBusy):
@@ -189,6 +208,9 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 
 // OnSetup handles SETUP for publishers (no stream) and readers.
 func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if res := checkTransport(ctx.Request); res != nil {
+		return res, nil, nil
+	}
 	d := dataOf(ctx.Session)
 	if d.publisher {
 		return &base.Response{StatusCode: base.StatusOK}, nil, nil
@@ -198,6 +220,9 @@ func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Res
 		return res, nil, err
 	}
 	name := normPath(ctx.Path)
+	if !h.admit(ctx.Session, ctx.Conn) {
+		return notEnoughBandwidth(h.s.sessions.max), nil, nil
+	}
 	if t, ok := h.s.templates[name]; ok {
 		if d.file == nil {
 			fs, err := newFileSession(h.s, t, ctx.Session)
@@ -269,8 +294,11 @@ func (h *rtspHandler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.R
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
-// OnGetParameter answers keepalives.
-func (h *rtspHandler) OnGetParameter(*gortsplib.ServerHandlerOnGetParameterCtx) (*base.Response, error) {
+// OnGetParameter answers keepalives, and requests guardSession refused.
+func (h *rtspHandler) OnGetParameter(ctx *gortsplib.ServerHandlerOnGetParameterCtx) (*base.Response, error) {
+	if hasMark(ctx.Request) {
+		return unauthorized()
+	}
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
@@ -293,6 +321,19 @@ func (h *rtspHandler) OnDecodeError(ctx *gortsplib.ServerHandlerOnDecodeErrorCtx
 // a slow reader whose queue is full loses packets; others are unaffected.
 func (h *rtspHandler) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
 	h.s.Logger.Limited("server-write", "reader falls behind: %v", ctx.Error)
+}
+
+// admit gives a new session a --max-sessions slot, once.
+func (h *rtspHandler) admit(ss *gortsplib.ServerSession, sc *gortsplib.ServerConn) bool {
+	d := dataOf(ss)
+	if d.admitted {
+		return true
+	}
+	if !h.s.admitSession("rtsp", sc.NetConn().RemoteAddr().String()) {
+		return false
+	}
+	d.admitted = true
+	return true
 }
 
 func closePublisher(pub any) {

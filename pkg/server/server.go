@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
@@ -65,6 +64,14 @@ type Config struct {
 
 	ReadTimeout    time.Duration
 	WriteQueueSize int
+	// MaxConns bounds open RTSP and RTMP connections together, MaxSessions
+	// RTSP sessions and RTMP publishers and players together (defaults
+	// DefaultMaxConns, DefaultMaxSessions; negative: no bound).
+	MaxConns    int
+	MaxSessions int
+	// SessionTimeout ends an RTSP session that sends no request and, over
+	// UDP, no RTCP (default 60 s); the Session header announces it.
+	SessionTimeout time.Duration
 	Logger         *logging.Logger
 	// OnEvent, when set, receives lifecycle events (publish, reader join...).
 	OnEvent func(Event)
@@ -78,6 +85,8 @@ type Event struct {
 	Protocol string `json:"protocol,omitempty"`
 	Remote   string `json:"remote,omitempty"`
 	Reason   string `json:"reason,omitempty"`
+	// Count is set on "refused" events: refusals since the previous one.
+	Count int `json:"count,omitempty"`
 }
 
 // Server is a running RTSP + RTMP server.
@@ -95,6 +104,9 @@ type Server struct {
 	// ready opens the listeners once the file paths are prepared.
 	ready chan struct{}
 	idle  *idleConns
+
+	conns, sessions slots
+	refused         refusals
 
 	mu    sync.Mutex
 	paths map[string]*path
@@ -127,6 +139,17 @@ func (s *Server) Start() error {
 	if s.Logger == nil {
 		s.Logger = &logging.Logger{}
 	}
+	if s.MaxConns == 0 {
+		s.MaxConns = DefaultMaxConns
+	}
+	if s.MaxSessions == 0 {
+		s.MaxSessions = DefaultMaxSessions
+	}
+	if s.SessionTimeout <= 0 {
+		s.SessionTimeout = DefaultSessionTimeout
+	}
+	s.conns.max, s.sessions.max = int64(s.MaxConns), int64(s.MaxSessions)
+	s.refused.s = s
 	s.ctx, s.ctxCancel = context.WithCancel(context.Background())
 	s.paths = make(map[string]*path)
 	s.templates = make(map[string]*fileTemplate)
@@ -146,18 +169,16 @@ func (s *Server) Start() error {
 		TLSConfig:         s.TLSConfig,
 		ReadTimeout:       s.ReadTimeout,
 		WriteTimeout:      s.ReadTimeout,
+		IdleTimeout:       s.SessionTimeout,
 		WriteQueueSize:    s.WriteQueueSize,
 		// Clients such as ffmpeg 5.1 keep only the last Digest challenge and
 		// cannot answer SHA-256: offer it before MD5.
 		AuthMethods: []auth.VerifyMethod{auth.VerifyMethodBasic, auth.VerifyMethodDigestSHA256, auth.VerifyMethodDigestMD5},
 		Listen: func(network, address string) (net.Listener, error) {
-			ln, err := net.Listen(network, address)
-			if err != nil {
-				return nil, err
-			}
-			s.rtspLn = ln
-			return &allowListener{Listener: ln, allow: s.allowed, ready: s.ready, idle: s.idle}, nil
+			return s.listenRTSP(network, address, nil)
 		},
+		// TLS under the listener's wrapper, so it sees RTSP, not records.
+		TLSListen: s.listenRTSP,
 	}
 	if err := s.rtsp.Start(); err != nil {
 		return fmt.Errorf("RTSP listener on %s: %w", s.RTSPAddress, err)
@@ -182,12 +203,24 @@ func (s *Server) Start() error {
 		if s.TLSConfig != nil {
 			ln = tls.NewListener(ln, s.TLSConfig)
 		}
-		s.rtmpLn = &allowListener{Listener: ln, allow: s.allowed, ready: s.ready}
+		s.rtmpLn = &allowListener{Listener: ln, allow: s.allowed, ready: s.ready, admit: s.admitConn, protocol: "rtmp"}
 		s.wg.Add(1)
 		go s.acceptRTMP()
 	}
 	close(s.ready)
 	return nil
+}
+
+func (s *Server) listenRTSP(network, address string, conf *tls.Config) (net.Listener, error) {
+	ln, err := net.Listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	s.rtspLn = ln
+	if conf != nil {
+		ln = tls.NewListener(ln, conf)
+	}
+	return &allowListener{Listener: ln, allow: s.allowed, ready: s.ready, idle: s.idle, admit: s.admitConn, protocol: "rtsp"}, nil
 }
 
 // RTSPAddr is the bound RTSP address (useful with port 0).
@@ -214,6 +247,7 @@ func (s *Server) Close() {
 	}
 	s.rtsp.Close()
 	s.wg.Wait()
+	s.refused.flush()
 	s.mu.Lock()
 	for _, p := range s.paths {
 		if p.stream != nil {
@@ -396,13 +430,16 @@ func describeTracks(st *stream) string {
 }
 
 // allowListener hands out connections once the server is ready, drops
-// those from addresses outside --allow-from, and (for RTSP) bounds how
-// long a connection may stay silent before it streams.
+// those from addresses outside --allow-from and those beyond --max-conns,
+// and (for RTSP) bounds how long a connection may stay silent before it
+// streams.
 type allowListener struct {
 	net.Listener
-	allow func(net.Addr) bool
-	ready <-chan struct{}
-	idle  *idleConns
+	allow    func(net.Addr) bool
+	ready    <-chan struct{}
+	idle     *idleConns
+	admit    func(net.Conn, string) (net.Conn, bool)
+	protocol string
 }
 
 func (l *allowListener) Accept() (net.Conn, error) {
@@ -416,6 +453,14 @@ func (l *allowListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
+		if l.admit != nil {
+			lc, ok := l.admit(c, l.protocol)
+			if !ok {
+				c.Close()
+				continue
+			}
+			c = lc
+		}
 		if l.idle != nil {
 			return l.idle.wrap(c), nil
 		}
@@ -423,10 +468,12 @@ func (l *allowListener) Accept() (net.Conn, error) {
 	}
 }
 
-// idleConns tracks RTSP connections that have not started streaming: each
-// of their reads must complete within timeout, so a client that connects
-// and sends nothing (or never finishes a request) is dropped. gortsplib
-// itself bounds reads only of publishing sessions.
+// idleConns tracks RTSP connections: until a connection plays or records,
+// each of its reads must complete within timeout, so a client that connects
+// and sends nothing is dropped (gortsplib bounds reads only of publishing
+// sessions); and at any time, a message (request or interleaved frame)
+// must complete within timeout of its first byte (see framer), so a client
+// that trickles a request is dropped too.
 type idleConns struct {
 	timeout time.Duration
 	mu      sync.Mutex
@@ -446,48 +493,48 @@ func (ic *idleConns) wrap(c net.Conn) net.Conn {
 	return w
 }
 
-// streaming lifts the limit for a connection that now plays or records:
-// its control channel may stay quiet for long.
+// streaming lifts the idle limit for a connection that now plays or
+// records: its control channel may stay quiet for long.
 func (ic *idleConns) streaming(remote string) {
 	ic.mu.Lock()
 	w := ic.conns[remote]
 	ic.mu.Unlock()
 	if w != nil {
-		w.streaming.Store(true)
-		// Lift the deadline the last request's read left behind.
-		_ = w.Conn.SetReadDeadline(time.Time{})
+		w.mu.Lock()
+		w.streaming = true
+		w.mu.Unlock()
 	}
 }
-
-// maxControlBytes bounds what a connection may send before it plays or
-// records. gortsplib v5 reads an HTTP request on the RTSP port (tunnels)
-// with no limit on its header: without this, a peer sending an endless
-// header grows the server by hundreds of MB a second.
-const maxControlBytes = 1 << 20
-
-var errControlTooLong = errors.New("more than 1 MiB before PLAY or RECORD")
 
 type idleConn struct {
 	net.Conn
 	timeout   time.Duration
-	streaming atomic.Bool
-	read      int
 	onClose   func()
 	closeOnce sync.Once
+
+	mu        sync.Mutex
+	streaming bool
+	lib       time.Time     // the deadline gortsplib asked for
+	msg       framer        // only the reading goroutine touches it
+	msgLeft   time.Duration // of the timeout, for the message under way
+	read      int           // bytes read so far
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
-	if !c.streaming.Load() {
-		if c.read >= maxControlBytes {
-			return 0, errControlTooLong
-		}
-		p = p[:min(len(p), maxControlBytes-c.read)]
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
-		// streaming may have been set in between: never leave a stale limit.
-		if c.streaming.Load() {
-			_ = c.Conn.SetReadDeadline(time.Time{})
+	now := time.Now()
+	c.mu.Lock()
+	dl := c.lib
+	if !c.streaming {
+		dl = now.Add(c.timeout)
+	}
+	c.mu.Unlock()
+	busy := c.msg.busy()
+	if busy {
+		if end := now.Add(max(c.msgLeft, 0)); dl.IsZero() || end.Before(dl) {
+			dl = end
 		}
 	}
+	_ = c.Conn.SetReadDeadline(dl)
 	n, err := c.Conn.Read(p)
 	if c.read == 0 && bytes.HasPrefix(p[:n], []byte("POST")) {
 		// gortsplib v5.6.4 answers a tunnel's GET before it registers it,
@@ -496,6 +543,20 @@ func (c *idleConn) Read(p []byte) (int, error) {
 		time.Sleep(tunnelPostDelay)
 	}
 	c.read += n
+	if busy {
+		// Only time spent waiting for the client counts: not the time the
+		// server takes to answer a request read with this one's start.
+		c.msgLeft -= time.Since(now)
+	}
+	if n > 0 {
+		starts := c.msg.starts
+		if ferr := c.msg.feed(p[:n]); ferr != nil {
+			return 0, ferr
+		}
+		if c.msg.starts != starts {
+			c.msgLeft = c.timeout // a message started in this read
+		}
+	}
 	return n, err
 }
 
@@ -503,12 +564,19 @@ func (c *idleConn) Read(p []byte) (int, error) {
 // reads it.
 const tunnelPostDelay = 100 * time.Millisecond
 
-// SetReadDeadline lets gortsplib set its own deadlines once streaming.
+// SetReadDeadline records gortsplib's deadline; Read applies it, bounded
+// by the idle and message limits.
 func (c *idleConn) SetReadDeadline(t time.Time) error {
-	if !c.streaming.Load() && t.IsZero() {
-		return nil
-	}
-	return c.Conn.SetReadDeadline(t)
+	c.mu.Lock()
+	c.lib = t
+	c.mu.Unlock()
+	return nil
+}
+
+// SetDeadline splits into the read and write deadlines.
+func (c *idleConn) SetDeadline(t time.Time) error {
+	_ = c.SetReadDeadline(t)
+	return c.Conn.SetWriteDeadline(t)
 }
 
 func (c *idleConn) Close() error {

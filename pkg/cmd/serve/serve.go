@@ -42,23 +42,26 @@ type Options struct {
 	Endpoints func() *endpoint.Resolver
 	Timeout   time.Duration
 
-	RTSPAddr      string
-	RTMPAddr      string
-	NoRTMP        bool
-	RTPPort       int
-	NoUDP         bool
-	Multicast     string
-	TLSCert       string
-	TLSKey        string
-	Files         []string
-	NoLoop        bool
-	User          string
-	PublishUser   string
-	ReadUser      string
-	AllowFrom     []string
-	Override      bool
-	StatsJSON     string
-	StatsInterval time.Duration
+	RTSPAddr       string
+	RTMPAddr       string
+	NoRTMP         bool
+	RTPPort        int
+	NoUDP          bool
+	Multicast      string
+	TLSCert        string
+	TLSKey         string
+	Files          []string
+	NoLoop         bool
+	User           string
+	PublishUser    string
+	ReadUser       string
+	AllowFrom      []string
+	Override       bool
+	MaxConns       int
+	MaxSessions    int
+	SessionTimeout time.Duration
+	StatsJSON      string
+	StatsInterval  time.Duration
 }
 
 // NewCmdServe builds the serve command. runF replaces the run in tests.
@@ -69,9 +72,9 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 		Short: "Run an RTSP + RTMP server with one table of paths",
 		Long: `Run an ad-hoc streaming server: RTSP (TCP, UDP and, with --multicast-range,
 multicast) and RTMP share one table of paths. The RTSP port also accepts RTSP tunnelled in
-HTTP (GET/POST, ffmpeg -rtsp_transport http, GStreamer rtsph://) and in WebSocket. A
-connection may send at most 1 MiB before it plays or records, and must not stay silent
-longer than --timeout until then.
+HTTP (GET/POST, ffmpeg -rtsp_transport http, GStreamer rtsph://) and in WebSocket. Each
+request must arrive within --timeout of its first byte, and a connection must not stay
+silent longer than --timeout until it plays or records (docs/limits.md lists every bound).
 
 Publish with RTSP ANNOUNCE/RECORD (ffmpeg -f rtsp, GStreamer rtspclientsink, avcat push)
 or RTMP publish (ffmpeg -f flv, OBS, avcat rtmp-push). Read with RTSP PLAY (ffplay, VLC,
@@ -119,6 +122,9 @@ and TCP) and RTMP into RTMPS.`,
 	cmdutil.HiddenAlias(fl, &opts.ReadUser, "read-user", "", "", "use --read-auth")
 	fl.StringArrayVar(&opts.AllowFrom, "allow-from", nil, "accept clients only from this CIDR (repeatable)")
 	fl.BoolVar(&opts.Override, "override", false, "let a new publisher replace the one on a busy path")
+	fl.IntVar(&opts.MaxConns, "max-conns", server.DefaultMaxConns, "close RTSP and RTMP connections beyond this many (0: no limit)")
+	fl.IntVar(&opts.MaxSessions, "max-sessions", server.DefaultMaxSessions, "refuse RTSP sessions and RTMP publishers and players beyond this many (0: no limit)")
+	fl.DurationVar(&opts.SessionTimeout, "session-timeout", server.DefaultSessionTimeout, "end an RTSP session with no request and no RTCP for this long (announced in the Session header)")
 	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON events and periodic stats to FILE (- for stdout)")
 	fl.DurationVar(&opts.StatsInterval, "stats-interval", 5*time.Second, "period of the stats events in --stats-json")
 	return cmd
@@ -144,6 +150,14 @@ func (opts *Options) config(resolver *endpoint.Resolver) (*server.Config, error)
 	if !opts.NoRTMP {
 		cfg.RTMPAddress = opts.RTMPAddr
 	}
+	if opts.MaxConns < 0 || opts.MaxSessions < 0 {
+		return nil, cmdutil.FlagErrorf("--max-conns and --max-sessions take a count (0: no limit)")
+	}
+	cfg.MaxConns, cfg.MaxSessions = noLimit(opts.MaxConns), noLimit(opts.MaxSessions)
+	if opts.SessionTimeout < time.Second {
+		return nil, cmdutil.FlagErrorf("--session-timeout must be at least 1s")
+	}
+	cfg.SessionTimeout = opts.SessionTimeout
 	if !opts.NoUDP {
 		if opts.RTPPort <= 0 || opts.RTPPort%2 != 0 || opts.RTPPort > 65534 {
 			return nil, cmdutil.FlagErrorf("--rtp-port must be an even port (RTCP uses the next one)")
@@ -228,6 +242,14 @@ func (opts *Options) config(resolver *endpoint.Resolver) (*server.Config, error)
 		}
 	}
 	return cfg, nil
+}
+
+// noLimit maps the flags' 0 (no limit) to the server's -1.
+func noLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func serveRun(ctx context.Context, opts *Options) error {

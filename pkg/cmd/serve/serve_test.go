@@ -52,6 +52,9 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"--rtp-port", "8001"}, "even port"},
 		{[]string{"--multicast-range", "10.0.0.0/8"}, "not a multicast"},
 		{[]string{"--tls-cert", "a.pem"}, "go together"},
+		{[]string{"--max-sessions", "-1"}, "take a count"},
+		{[]string{"--max-conns", "-5"}, "take a count"},
+		{[]string{"--session-timeout", "10ms"}, "at least 1s"},
 	} {
 		r := clitest.Run(t, 10*time.Second, append([]string{"serve", "--rtsp", "127.0.0.1:0", "--no-rtmp"}, c.args...)...)
 		if r.Code == 0 || !strings.Contains(r.ErrLine(), c.msg) {

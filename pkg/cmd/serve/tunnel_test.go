@@ -163,8 +163,8 @@ func TestServeTunnelDrop(t *testing.T) {
 }
 
 // TestServeEndlessHTTPHeader: the RTSP port now reads HTTP (tunnels), and
-// gortsplib does not bound an HTTP header; serve stops a connection that
-// sends more than 1 MiB before it plays or records.
+// gortsplib does not bound an HTTP header; serve's framer stops a
+// connection whose tunnel request head passes 64 KiB.
 func TestServeEndlessHTTPHeader(t *testing.T) {
 	srv := clitest.StartServe(t)
 	c := dial(t, srv.RTSPPort)
