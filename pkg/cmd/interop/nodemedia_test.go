@@ -59,7 +59,13 @@ func TestNodeMediaReadsServe(t *testing.T) {
 			t.Parallel()
 			src := srv.RTSP("live/" + c.name)
 			if c.proto == "rtmp" {
-				src = srv.RTMP("live/" + c.name)
+				// node-media-server 4.4.3's RTMP relay registers its stream
+				// only after the play promise resolves (a microtask), so
+				// what came in the same socket read as NetStream.Play.Start
+				// is dropped: onMetaData and both sequence headers, which a
+				// server sends once, right after it (serve, mediamtx, SRS).
+				// Its players then get AVCC frames without an avcC.
+				t.Skip("node-media-server 4.4.3's RTMP relay drops the sequence headers that arrive with NetStream.Play.Start")
 			} else {
 				// node-media-server 4.4.3's RTSP relay dies (TypeError at
 				// rtsp_client_session.js:374, its broadcast is still null)
