@@ -63,7 +63,7 @@ func TestNodeMediaReadsServe(t *testing.T) {
 				// only after the play promise resolves (a microtask), so
 				// what came in the same socket read as NetStream.Play.Start
 				// is dropped: onMetaData and both sequence headers, which a
-				// server sends once, right after it (serve, mediamtx, SRS).
+				// server sends once, right after it (serve does).
 				// Its players then get AVCC frames without an avcC.
 				t.Skip("node-media-server 4.4.3's RTMP relay drops the sequence headers that arrive with NetStream.Play.Start")
 			} else {
