@@ -22,9 +22,10 @@ const SupportedCodecs = "H.264, H.265, AV1, VP9, AAC, Opus, MP3, AC-3, G.711"
 // playing server connection), converting RTP to access units when needed.
 // Timing is mux.Track's, as in the file sinks: video starts at its first
 // keyframe with its parameter sets, DTS is derived for RTP units, and all
-// tracks share one timeline that starts at 0 at the first video keyframe's
-// DTS, so no RTMP timestamp is negative (with B-frames it would otherwise
-// start at -80 ms, sent as 4294967216).
+// tracks share one timeline. It keeps the source's timestamps (a relay of
+// a stream at 16775 s sends 16775 s), shifted only when the first video
+// keyframe's DTS is negative, so no RTMP timestamp is (with B-frames a
+// file starts at -80 ms, which would be sent as 4294967216).
 type Writer struct {
 	w      *gortmplib.Writer
 	tracks map[format.Format]*gortmplib.Track
@@ -101,7 +102,7 @@ func NewWriter(conn gortmplib.Conn, desc *description.Session) (*Writer, []strin
 	if err := w.Initialize(); err != nil {
 		return nil, skipped, err
 	}
-	wr := &Writer{w: w, tracks: byFormat, prep: make(map[format.Format]*mux.Track)}
+	wr := &Writer{w: w, tracks: byFormat, prep: make(map[format.Format]*mux.Track), clock: mux.Clock{Keep: true}}
 	for f := range byFormat {
 		wr.prep[f] = mux.NewTrack(f, &wr.clock)
 	}

@@ -27,6 +27,11 @@ func TestWriterTimestampsNotNegative(t *testing.T) {
 		if rtp {
 			units = muxtest.AsRTP(t, units)
 		}
+		// A file starts at 0; RTP units keep their (positive) times.
+		want := time.Duration(0)
+		if rtp {
+			want = muxtest.RTPOffset * time.Second
+		}
 		conn := &recordConn{}
 		w, _, err := NewWriter(conn, desc)
 		if err != nil {
@@ -60,15 +65,53 @@ func TestWriterTimestampsNotNegative(t *testing.T) {
 			default:
 				continue
 			}
-			if dts < 0 || dts > time.Hour {
+			if dts < 0 || dts > want+time.Hour {
 				t.Fatalf("rtp=%v: RTMP timestamp %v (%d as sent)", rtp, dts, uint32(dts/time.Millisecond))
 			}
 			if first < 0 || dts < first {
 				first = dts
 			}
 		}
-		if video == 0 || audio == 0 || first != 0 {
-			t.Fatalf("rtp=%v: %d video, %d audio messages, first timestamp %v (want 0)", rtp, video, audio, first)
+		if video == 0 || audio == 0 || first != want {
+			t.Fatalf("rtp=%v: %d video, %d audio messages, first timestamp %v (want %v)", rtp, video, audio, first, want)
+		}
+	}
+}
+
+// TestWriterKeepsTimestamps: a stream above 2^24 ms (a relay of a long
+// running stream) keeps its timestamps; only a negative start is shifted.
+func TestWriterKeepsTimestamps(t *testing.T) {
+	const at = 16775 * time.Second
+	for _, file := range []string{"h264_baseline_aac.mp4", "h264_high_bframes_aac.mp4"} {
+		desc, units := muxtest.Load(t, file)
+		conn := &recordConn{}
+		w, _, err := NewWriter(conn, desc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range units {
+			off := int64(at/time.Second) * int64(u.Format.ClockRate())
+			u.PTS += off
+			u.DTS += off
+			if err := w.WriteUnit(u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		firstVideo, firstAudio := time.Duration(-1), time.Duration(-1)
+		for _, m := range conn.msgs {
+			switch m := m.(type) {
+			case *message.Video:
+				if m.Type == message.VideoTypeAU && firstVideo < 0 {
+					firstVideo = m.DTS
+				}
+			case *message.Audio:
+				if m.AACType == message.AudioAACTypeAU && firstAudio < 0 {
+					firstAudio = m.DTS
+				}
+			}
+		}
+		if firstVideo < at-100*time.Millisecond || firstVideo > at || firstAudio < at || firstAudio > at+100*time.Millisecond {
+			t.Errorf("%s from %v: first video at %v, audio at %v", file, at, firstVideo, firstAudio)
 		}
 	}
 }

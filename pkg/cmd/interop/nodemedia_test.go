@@ -59,7 +59,13 @@ func TestNodeMediaReadsServe(t *testing.T) {
 			t.Parallel()
 			src := srv.RTSP("live/" + c.name)
 			if c.proto == "rtmp" {
-				src = srv.RTMP("live/" + c.name)
+				// node-media-server 4.4.3's RTMP relay registers its stream
+				// only after the play promise resolves (a microtask), so
+				// what came in the same socket read as NetStream.Play.Start
+				// is dropped: onMetaData and both sequence headers, which a
+				// server sends once, right after it (serve does).
+				// Its players then get AVCC frames without an avcC.
+				t.Skip("node-media-server 4.4.3's RTMP relay drops the sequence headers that arrive with NetStream.Play.Start")
 			} else {
 				// node-media-server 4.4.3's RTSP relay dies (TypeError at
 				// rtsp_client_session.js:374, its broadcast is still null)
@@ -97,8 +103,15 @@ func TestNodeMediaPublishesToServe(t *testing.T) {
 			} else {
 				testpeer.WaitRTMPStream(t, url)
 			}
-			w := want{video: "h264", audio: true, minFrames: 2*fps - 5, maxFrames: 3*fps + 5}
-			check(t, "avcat serve fed by node-media-server", url, w, liveArgs(url, 2)...)
+			// An RTSP reader joins mid-GOP and decodes from the next
+			// keyframe (1 s GOPs; it joins just after one, as the RTMP read
+			// before it ends on a GOP boundary): read 2 s more.
+			secs := 2
+			if url[:4] == "rtsp" {
+				secs = 4
+			}
+			w := want{video: "h264", audio: true, minFrames: 2*fps - 5, maxFrames: (secs+1)*fps + 5}
+			check(t, "avcat serve fed by node-media-server", url, w, liveArgs(url, secs)...)
 		})
 	}
 }

@@ -16,8 +16,9 @@
 //   - the file's origin is the DTS of the first video keyframe (of the
 //     first unit, in files without video), as a duration; it is
 //     subtracted from every track, so A/V sync is kept and the file starts
-//     at 0. Units before the origin are dropped: audio waits for the video
-//     to start (at most AudioWait, then audio starts the file);
+//     at 0 (with Clock.Keep, only a negative origin is subtracted). Units
+//     before the origin are dropped: audio waits for the video to start
+//     (at most AudioWait, then audio starts the file);
 //   - DTS is made strictly increasing per track (bumped by one tick), and
 //     PTS is never below DTS.
 package mux
@@ -36,6 +37,11 @@ import (
 // the decode time of the first video keyframe (of the first unit, in
 // files without video).
 type Clock struct {
+	// Keep keeps the source's timestamps instead of starting at 0; the
+	// timeline is shifted only when it starts below 0 (RTMP timestamps are
+	// unsigned; with B-frames a file's first DTS is -80 ms).
+	Keep bool
+
 	set    bool
 	origin time.Duration
 	video  bool // a video track exists: it starts the file
@@ -212,6 +218,9 @@ func (t *Track) Prepare(u *media.Unit) (fr Frame, ok bool) {
 		if !t.clock.set {
 			t.clock.set = true
 			t.clock.origin = ToDuration(dts, t.rate)
+			if t.clock.Keep {
+				t.clock.origin = min(t.clock.origin, 0)
+			}
 		}
 		t.offset = FromDuration(t.clock.origin, t.rate)
 		t.offsetSet = true
