@@ -32,7 +32,7 @@ type trackStat struct {
 	clock int
 	video bool
 
-	packets, bytes uint64
+	packets, bytes  uint64
 	first, firstKey time.Time
 	lastAt          time.Time
 	srcAddr         string
