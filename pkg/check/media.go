@@ -169,7 +169,7 @@ func (c *collector) rtp(track int, b []byte, at time.Time, src string) {
 		transit := arrival - float64(pkt.Timestamp)
 		if t.haveTransit {
 			d := math.Abs(transit - t.lastTransit)
-			if d < float64(t.clock)*10 { // ignore wraps and jumps
+			if d < float64(t.clock)/2 { // timestamp jumps are graded elsewhere
 				t.jitter += (d - t.jitter) / 16
 			}
 		}

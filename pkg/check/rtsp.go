@@ -367,6 +367,7 @@ type playSession struct {
 	timeout   time.Duration
 	udp       []*net.UDPConn
 	ssrcs     []*uint32
+	srvPorts  []int // announced server_port (RTP) per track, 0 when none
 }
 
 func (s *playSession) stop() {
@@ -446,9 +447,11 @@ func (run *rtspRun) setupUDP(c *rtspConn, tracks []sdpTrack, formats []format.Fo
 			return nil
 		}
 		if rt.ServerPorts == nil {
+			s.srvPorts = append(s.srvPorts, 0)
 			status = max(status, Warn)
 			notes = append(notes, fmt.Sprintf("#%d no server_port", i))
 		} else {
+			s.srvPorts = append(s.srvPorts, rt.ServerPorts[0])
 			notes = append(notes, fmt.Sprintf("#%d server_port %d-%d", i, rt.ServerPorts[0], rt.ServerPorts[1]))
 		}
 		if rt.ClientPorts != nil && rt.ClientPorts[0] != cp {
@@ -476,10 +479,12 @@ func readUDP(pc *net.UDPConn, col *collector, track int, isRTP bool) {
 		if err != nil {
 			return
 		}
+		// The depacketizer keeps payloads until the access unit ends.
+		b := append([]byte(nil), buf[:n]...)
 		if isRTP {
-			col.rtp(track, buf[:n], time.Now(), strconv.Itoa(from.Port))
+			col.rtp(track, b, time.Now(), strconv.Itoa(from.Port))
 		} else {
-			col.rtcp(track, buf[:n], time.Now())
+			col.rtcp(track, b, time.Now())
 		}
 	}
 }
@@ -746,6 +751,13 @@ func (run *rtspRun) mediaChecks(s *playSession, tracks []sdpTrack, start time.Ti
 				st = Warn
 			}
 			r.AddTrack("rtp.loss", i, st, refLoss, "%d lost (%.2f%%)", t.lost, pct)
+			if i < len(s.srvPorts) && s.srvPorts[i] != 0 {
+				if want := strconv.Itoa(s.srvPorts[i]); t.srcAddr != want {
+					r.AddTrack("rtp.source-port", i, Warn, refSetup, "RTP came from port %s, SETUP announced server_port %s", t.srcAddr, want)
+				} else {
+					r.AddTrack("rtp.source-port", i, Pass, refSetup, "RTP from the announced server_port %s", want)
+				}
+			}
 		}
 		if t.clock > 0 {
 			j := t.jitter / float64(t.clock) * 1000

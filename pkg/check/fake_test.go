@@ -1,0 +1,71 @@
+package check_test
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/avcat/avcat/internal/testpeer"
+	"github.com/avcat/avcat/pkg/check"
+)
+
+// notPassed lists "id=status" of every check that warned or failed.
+func notPassed(r *check.Report) []string {
+	var out []string
+	for _, c := range r.Checks {
+		if c.Status == check.Warn || c.Status == check.Fail {
+			out = append(out, c.ID+"="+c.Status.String())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func runCheck(t *testing.T, url, transport string) *check.Report {
+	t.Helper()
+	r, err := check.Run(context.Background(), check.Config{
+		URL: url, Timeout: 5 * time.Second, Duration: 2 * time.Second, Transport: transport,
+	})
+	if err != nil {
+		t.Fatalf("check.Run: %v", err)
+	}
+	return r
+}
+
+// Each fake breaks one rule; exactly the check for that rule must catch it.
+func TestFakeCameras(t *testing.T) {
+	cases := []struct {
+		name      string
+		faults    testpeer.CameraFaults
+		transport string
+		want      []string
+	}{
+		{"clean udp", testpeer.CameraFaults{}, "udp", nil},
+		{"clean tcp", testpeer.CameraFaults{}, "tcp", nil},
+		{"public lists a method that 501s", testpeer.CameraFaults{PublicLies: true}, "auto", []string{"options.public-truth=fail"}},
+		{"bare LF", testpeer.CameraFaults{BareLF: true}, "auto", []string{"rtsp.line-endings=fail"}},
+		{"302 on DESCRIBE", testpeer.CameraFaults{Redirect: true}, "auto", []string{"describe.redirect=warn"}},
+		{"duplicate payload types", testpeer.CameraFaults{DupPT: true}, "auto", []string{"sdp.payload-types=fail"}},
+		{"sprop disagrees with in-band SPS", testpeer.CameraFaults{SpropMismatch: true}, "auto", []string{"rtp.sps-inband=fail"}},
+		{"timestamps jump backwards", testpeer.CameraFaults{TSBackwards: true}, "tcp", []string{"rtp.timestamp=fail"}},
+		{"no RTCP", testpeer.CameraFaults{NoRTCP: true}, "auto", []string{"rtcp.sr=warn"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cam := testpeer.StartFakeCamera(t, c.faults)
+			r := runCheck(t, cam.URL("rtsp", "cam"), c.transport)
+			got := notPassed(r)
+			if strings.Join(got, " ") != strings.Join(c.want, " ") {
+				var b strings.Builder
+				_ = check.WriteText(&b, r, false)
+				t.Fatalf("caught %v, want %v\n%s", got, c.want, b.String())
+			}
+			if r.Failed() != strings.Contains(strings.Join(c.want, " "), "=fail") {
+				t.Errorf("Failed() = %v", r.Failed())
+			}
+		})
+	}
+}
