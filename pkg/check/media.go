@@ -46,6 +46,7 @@ type trackStat struct {
 
 	lastTS       uint32
 	tsBackward   int     // steps back further than maxReorder
+	reordered    int     // steps back within maxReorder (B-frames)
 	worstBack    float64 // seconds
 	markers      int
 	tsChanges    int
@@ -152,6 +153,8 @@ func (c *collector) rtp(track int, b []byte, at time.Time, src string) {
 				if back > maxReorder.Seconds() {
 					t.tsBackward++
 					t.worstBack = math.Max(t.worstBack, back)
+				} else {
+					t.reordered++
 				}
 			}
 		}
