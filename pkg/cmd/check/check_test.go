@@ -135,7 +135,9 @@ func TestAgainstServe(t *testing.T) {
 	push := make(chan *clitest.Result, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); <-push })
-	go func() { push <- clitest.RunContext(ctx, "push", "--loop", testpeer.MediaFile(t, "h264_baseline_aac.mp4"), srv.RTSP("live")) }()
+	go func() {
+		push <- clitest.RunContext(ctx, "push", "--loop", testpeer.MediaFile(t, "h264_baseline_aac.mp4"), srv.RTSP("live"))
+	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		res, err := testpeer.RTSPRequest(fmt.Sprintf("127.0.0.1:%d", srv.RTSPPort), "DESCRIBE", srv.RTSP("live"), nil, time.Second)
