@@ -73,3 +73,36 @@ func TestFakeCameras(t *testing.T) {
 		})
 	}
 }
+
+func TestFakeRTMP(t *testing.T) {
+	cases := []struct {
+		name   string
+		quirks testpeer.RTMPQuirks
+		want   []string
+	}{
+		{"clean", testpeer.RTMPQuirks{}, nil},
+		{"negative timestamps", testpeer.RTMPQuirks{NegativeTimestamps: true}, []string{"rtmp.timestamps=fail"}},
+		{"connect with fourCcList unanswered", testpeer.RTMPQuirks{NoStrictArray: true}, []string{"rtmp.enhanced=warn"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			srv := testpeer.StartFakeRTMPServer(t, c.quirks)
+			r, err := check.Run(context.Background(), check.Config{
+				URL: srv.URL("rtmp", "live/key"), Timeout: 4 * time.Second, Duration: time.Second,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := notPassed(r)
+			if strings.Join(got, " ") != strings.Join(c.want, " ") {
+				var b strings.Builder
+				_ = check.WriteText(&b, r, false)
+				t.Fatalf("caught %v, want %v\n%s", got, c.want, b.String())
+			}
+			if len(r.Find("rtmp.timestamps")) != 1 || len(r.Find("rtmp.sequence-headers")) != 1 {
+				t.Errorf("RTMP checks missing:\n%+v", r.Checks)
+			}
+		})
+	}
+}

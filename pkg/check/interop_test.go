@@ -44,3 +44,23 @@ func TestGstRTSPServer(t *testing.T) {
 		})
 	}
 }
+
+// nginx-rtmp relaying what ffmpeg publishes: every RTMP check passes.
+func TestNginxRTMP(t *testing.T) {
+	testpeer.Require(t, testpeer.PeerNginxRTMP, testpeer.PeerFFmpeg, testpeer.PeerFFprobe, testpeer.PeerTimeout)
+	ng := testpeer.StartNginxRTMP(t, testpeer.NginxOptions{})
+	url := ng.URL("live", "cam")
+	testpeer.FFmpegPublishRTMP(t, testpeer.MediaFile(t, "h264_aac.flv"), url, true)
+	testpeer.WaitRTMPStream(t, url)
+	r, err := check.Run(context.Background(), check.Config{URL: url, Timeout: 10 * time.Second, Duration: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logReport(t, r)
+	if got := notPassed(r); len(got) > 0 {
+		t.Errorf("nginx-rtmp: %v", got)
+	}
+	if c := r.Find("rtmp.timestamps"); len(c) != 1 || !strings.Contains(c[0].Observed, "audio") || !strings.Contains(c[0].Observed, "video") {
+		t.Errorf("rtmp.timestamps: %+v", c)
+	}
+}
