@@ -26,6 +26,10 @@ type CameraFaults struct {
 	SpropMismatch bool // in-band SPS says level 4.0, sprop-parameter-sets 3.0
 	TSBackwards   bool // every 40th frame's RTP timestamp is 1 s in the past
 	NoRTCP        bool // never sends a sender report
+	// SessionTimeout is the announced session timeout in seconds (0: 60).
+	// A session that hears nothing for that long is gone (454).
+	SessionTimeout int
+	KeepsSessions  bool // never drops a session, whatever its timeout
 }
 
 // FakeCamera is an in-process RTSP camera on 127.0.0.1: one H.264 track
@@ -78,6 +82,8 @@ type camConn struct {
 	dstRTP   *net.UDPAddr
 	dstRTCP  *net.UDPAddr
 	playing  chan struct{} // closed to stop the sender
+	lastSeen time.Time     // of the session, for its timeout
+	expired  bool
 	seq      uint16
 	frame    int
 	start    time.Time
@@ -155,7 +161,24 @@ func (cc *camConn) answer(method, url string, h map[string]string) bool {
 	if f.PublicLies {
 		public += ", SET_PARAMETER"
 	}
-	sess := []string{"Session: " + "C0FFEE;timeout=60"}
+	to := f.SessionTimeout
+	if to == 0 {
+		to = 60
+	}
+	sess := []string{fmt.Sprintf("Session: C0FFEE;timeout=%d", to)}
+	if h["session"] != "" {
+		cc.mu.Lock()
+		gone := cc.expired || !cc.lastSeen.IsZero() && !f.KeepsSessions && time.Since(cc.lastSeen) > time.Duration(to)*time.Second
+		if gone && !cc.expired {
+			cc.expired = true
+		}
+		cc.lastSeen = time.Now()
+		cc.mu.Unlock()
+		if gone {
+			cc.stop()
+			return cc.reply(454, "Session Not Found", cseq, nil, "")
+		}
+	}
 	switch method {
 	case "OPTIONS":
 		return cc.reply(200, "OK", cseq, []string{"Public: " + public}, "")
@@ -166,6 +189,9 @@ func (cc *camConn) answer(method, url string, h map[string]string) bool {
 		base := strings.TrimSuffix(url, "/") + "/"
 		return cc.reply(200, "OK", cseq, []string{"Content-Base: " + base, "Content-Type: application/sdp"}, cc.cam.SDP())
 	case "SETUP":
+		cc.mu.Lock()
+		cc.lastSeen = time.Now()
+		cc.mu.Unlock()
 		tr := h["transport"]
 		switch {
 		case strings.Contains(tr, "multicast"):

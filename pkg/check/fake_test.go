@@ -106,3 +106,37 @@ func TestFakeRTMP(t *testing.T) {
 		})
 	}
 }
+
+// --full waits out a 2 s session timeout: with keepalives the session
+// survives; without them the camera drops it, unless it never does.
+func TestFakeCameraTimeout(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		faults testpeer.CameraFaults
+		want   []string
+	}{
+		{"honoured", testpeer.CameraFaults{SessionTimeout: 2}, nil},
+		{"ignored", testpeer.CameraFaults{SessionTimeout: 2, KeepsSessions: true}, []string{"keepalive.expires=warn"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cam := testpeer.StartFakeCamera(t, c.faults)
+			r, err := check.Run(context.Background(), check.Config{
+				URL: cam.URL("rtsp", "cam"), Timeout: 5 * time.Second, Duration: time.Second, Full: true,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			_ = check.WriteText(&b, r, false)
+			if got := notPassed(r); strings.Join(got, " ") != strings.Join(c.want, " ") {
+				t.Fatalf("caught %v, want %v\n%s", got, c.want, b.String())
+			}
+			for _, id := range []string{"keepalive.survives", "keepalive.expires"} {
+				if cs := r.Find(id); len(cs) != 1 || cs[0].Status == check.Skip {
+					t.Errorf("%s did not run:\n%s", id, b.String())
+				}
+			}
+		})
+	}
+}
