@@ -111,7 +111,9 @@ func (c *rtspConn) do(method base.Method, u *base.URL, header base.Header) (*bas
 		if c.wwwAuth == nil {
 			c.wwwAuth = res.Header["WWW-Authenticate"]
 		}
-		if c.sender == nil && c.user != "" {
+		// Answer with credentials once; a new challenge (a first one, a
+		// stale or per-connection nonce) gets a new sender.
+		if c.user != "" {
 			s := &auth.Sender{WWWAuth: res.Header["WWW-Authenticate"], User: c.user, Pass: c.pass}
 			if s.Initialize() == nil {
 				c.sender = s

@@ -64,3 +64,44 @@ func TestNginxRTMP(t *testing.T) {
 		t.Errorf("rtmp.timestamps: %+v", c)
 	}
 }
+
+// GstRtspServer with Basic or Digest: the schemes are reported, Basic
+// without TLS is flagged, and the login works on every connection.
+func TestGstRTSPServerAuth(t *testing.T) {
+	for _, c := range []struct{ auth, schemes string }{
+		{"basic", "auth.schemes=warn"},
+		{"digest", ""},
+	} {
+		t.Run(c.auth, func(t *testing.T) {
+			t.Parallel()
+			m := testpeer.LiveH264AAC("/live")
+			m.Shared = false
+			srv := testpeer.StartGstRTSPServer(t, testpeer.GstOptions{Mounts: []testpeer.Mount{m}, Auth: c.auth, User: "cam", Pass: "s3cret"})
+			r, err := check.Run(context.Background(), check.Config{
+				URL: srv.UserURL("/live"), Timeout: 10 * time.Second, Duration: time.Second, Transport: "tcp",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := logReport(t, r)
+			want := strings.TrimSpace(c.schemes + " pause.rtp-info=warn")
+			if got := strings.Join(notPassed(r), " "); got != want {
+				t.Errorf("got %v, want %v", got, want)
+			}
+			if strings.Contains(text, "s3cret") {
+				t.Errorf("password in the report")
+			}
+			if cs := r.Find("auth.login"); len(cs) != 1 || cs[0].Status != check.Pass {
+				t.Errorf("auth.login: %+v", cs)
+			}
+
+			r, err = check.Run(context.Background(), check.Config{URL: srv.URL("/live"), Timeout: 10 * time.Second, Duration: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cs := r.Find("auth.login"); len(cs) != 1 || cs[0].Status != check.Fail || !r.Failed() {
+				t.Errorf("without credentials: %+v", cs)
+			}
+		})
+	}
+}

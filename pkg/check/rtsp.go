@@ -65,6 +65,7 @@ const (
 	maxRedirects    = 5
 	rtpInfoSlack    = 5 // packets RTP-Info seq may be off before it fails
 	maxJitterMs     = 50
+	minSRWindow     = 5 * time.Second // RFC 3550 §6.2: minimum RTCP interval
 )
 
 // ErrUnsupportedScheme is returned for URLs that are neither RTSP nor RTMP.
@@ -219,6 +220,9 @@ func (run *rtspRun) steps(c *rtspConn) {
 	}
 	run.u = cur
 	run.authChecks(c)
+	if res.StatusCode == base.StatusUnauthorized {
+		return // auth.login says why
+	}
 	if res.StatusCode != base.StatusOK {
 		r.Add("describe.status", Fail, refDescribe, "%s", statusText(res))
 		return
@@ -331,7 +335,6 @@ func (run *rtspRun) media(c *rtspConn, tracks []sdpTrack) {
 	if tc, _, err := run.dial(run.u); err != nil {
 		r.Add("setup.tcp", Fail, refSetup, "connect: %v", err)
 	} else {
-		tc.sender = c.sender
 		tcpSess = run.setupTCP(tc, tracks, formats)
 	}
 	run.setupMulticast(tracks)
@@ -567,7 +570,6 @@ func (run *rtspRun) setupMulticast(tracks []sdpTrack) {
 		r.Add("setup.multicast", Fail, refSetup, "connect: %v", err)
 		return
 	}
-	c.sender = run.conns[0].sender
 	th := headers.Transport{
 		Protocol: headers.TransportProtocolUDP, Delivery: ptr(headers.TransportDeliveryMulticast),
 		Mode: ptr(headers.TransportModePlay),
@@ -834,6 +836,12 @@ func inbandCheck(r *Report, i int, t trackStat, tr sdpTrack) {
 
 func srChecks(r *Report, i int, t trackStat, dur time.Duration) {
 	if len(t.srs) == 0 {
+		if dur < minSRWindow {
+			// RTCP's minimum interval is 5 s, the first report may come
+			// after half of it: a shorter run proves nothing.
+			r.AddTrack("rtcp.sr", i, Skip, refSR, "none in %s; senders may wait up to %s (use --duration %s)", dur, minSRWindow, minSRWindow)
+			return
+		}
 		r.AddTrack("rtcp.sr", i, Warn, refSR, "no sender report in %s (%d RTCP packets)", dur, t.rtcpPackets)
 		return
 	}
@@ -994,7 +1002,6 @@ func (run *rtspRun) expiry(tracks []sdpTrack) {
 		r.Add("keepalive.expires", Fail, refKeepalive, "connect: %v", err)
 		return
 	}
-	c.sender = run.conns[0].sender
 	ip := c.nc.LocalAddr().(*net.TCPAddr).IP
 	a, b, err := listenPair(ip)
 	if err != nil {

@@ -177,3 +177,26 @@ func TestAgainstServe(t *testing.T) {
 		})
 	}
 }
+
+// avcat serve --read-user offers Basic, Digest SHA-256 and Digest MD5:
+// reported, Basic flagged; with the password every step passes, without
+// it the login fails (exit 7).
+func TestServeAuth(t *testing.T) {
+	srv := clitest.StartServe(t, "--read-user", "viewer:pw0rd")
+	url := strings.Replace(srv.RTSP("demo"), "://", "://viewer:pw0rd@", 1)
+	r := clitest.Run(t, time.Minute, "check", "--json", "--duration", "1s", url)
+	rep := parse(t, r)
+	if r.Code != 0 || notPassed(rep) != "auth.schemes=warn play.rtp-info=warn" || strings.Contains(r.Stdout+r.Stderr, "pw0rd") {
+		t.Fatalf("exit %d: %s\n%s", r.Code, notPassed(rep), r)
+	}
+	for _, c := range rep.Checks {
+		if c.ID == "auth.schemes" && c.Observed != "Basic, Digest SHA-256, Digest MD5: Basic sends the password in clear without TLS" {
+			t.Errorf("auth.schemes: %q", c.Observed)
+		}
+	}
+	r = clitest.Run(t, time.Minute, "check", "--json", "--duration", "1s", srv.RTSP("demo"))
+	rep = parse(t, r)
+	if r.Code != 7 || notPassed(rep) != "auth.schemes=warn auth.login=fail" {
+		t.Fatalf("without credentials: exit %d: %s", r.Code, notPassed(rep))
+	}
+}
