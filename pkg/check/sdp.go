@@ -109,7 +109,7 @@ func checkSDP(r *Report, body []byte, contentBase *base.URL) []sdpTrack {
 			} else if m.Control == "" || m.Control == "*" {
 				kind = "aggregate"
 			}
-			ctl = append(ctl, fmt.Sprintf("#%d %s (%s)", i, u.String(), kind))
+			ctl = append(ctl, fmt.Sprintf("#%d %s (%s)", i, u.CloneWithoutCredentials(), kind))
 		}
 		tracks = append(tracks, sdpTrack{media: m, forma: m.Formats[0], url: u})
 	}
