@@ -53,7 +53,7 @@ and SET_PARAMETER keepalives, TEARDOWN. RTMP: handshake, connect, createStream, 
 onMetaData, sequence headers before frames, timestamps.
 
 Each check prints one line: ✓ pass, ⚠ warning, ✗ failure, - skipped, with what was seen
-and the RFC section. --json writes the same as JSON (schema in docs/check-json.md).
+and the RFC section. --json writes the same as JSON (schema and the list of checks in docs/check-json.md).
 The exit code is 0 when nothing failed and 7 when a check failed (docs/exit-codes.md).
 
 --duration bounds the media part. --full also waits out the session timeout: with
