@@ -284,6 +284,9 @@ func (c *rtspConn) readMessage(br *bufio.Reader) (*base.Response, string, error)
 	if _, err := io.ReadFull(br, body); err != nil {
 		return nil, "", err
 	}
+	if strings.HasPrefix(first, "HTTP/") {
+		return nil, "", fmt.Errorf("not an RTSP server: it answered %q", first)
+	}
 	if !strings.HasPrefix(first, "RTSP/") {
 		method, _, _ := strings.Cut(first, " ")
 		return nil, method, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,9 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/headers"
+
+	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/mediaurl"
 )
 
 // References for the RTSP steps.
@@ -119,7 +123,9 @@ func runRTSP(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	run.r.Add("connect", Pass, "", "TCP connected in %s", ms(dt))
 	defer run.closeAll()
-	run.steps(c)
+	if err := run.steps(c); err != nil {
+		return nil, err
+	}
 	run.finish()
 	return run.r, nil
 }
@@ -155,13 +161,13 @@ func statusText(res *base.Response) string {
 	return fmt.Sprintf("%d %s", res.StatusCode, res.StatusMessage)
 }
 
-func (run *rtspRun) steps(c *rtspConn) {
+// steps runs the checks; an error means the server never answered RTSP.
+func (run *rtspRun) steps(c *rtspConn) error {
 	r := run.r
 	// OPTIONS
 	res, err := c.do(base.Options, run.u, nil)
 	if err != nil {
-		r.Add("options.status", Fail, refOptions, "%v", err)
-		return
+		return fault.Wrap(fault.Network, fmt.Errorf("%s: %w", mediaurl.HostPort((*url.URL)(run.u)), err))
 	}
 	r.Server = header(res.Header, "Server")
 	if res.StatusCode != base.StatusOK {
@@ -192,7 +198,7 @@ func (run *rtspRun) steps(c *rtspConn) {
 		if err != nil {
 			run.authChecks(c)
 			r.Add("describe.status", Fail, refDescribe, "%v", err)
-			return
+			return nil
 		}
 		if !isRedirect(res.StatusCode) {
 			break
@@ -201,7 +207,7 @@ func (run *rtspRun) steps(c *rtspConn) {
 		nu, perr := base.ParseURL(loc)
 		if loc == "" || perr != nil || i >= maxRedirects {
 			r.Add("describe.redirect", Fail, refRedirect, "%s with Location %q: cannot follow", statusText(res), loc)
-			return
+			return nil
 		}
 		r.Add("describe.redirect", Warn, refRedirect, "%s to %s: followed", statusText(res), nu.CloneWithoutCredentials())
 		redirected = true
@@ -209,7 +215,7 @@ func (run *rtspRun) steps(c *rtspConn) {
 			nc, _, err := run.dial(nu)
 			if err != nil {
 				r.Add("describe.status", Fail, refDescribe, "redirect target: %v", err)
-				return
+				return nil
 			}
 			c = nc
 		}
@@ -221,16 +227,16 @@ func (run *rtspRun) steps(c *rtspConn) {
 	run.u = cur
 	run.authChecks(c)
 	if res.StatusCode == base.StatusUnauthorized {
-		return // auth.login says why
+		return nil // auth.login says why
 	}
 	if res.StatusCode != base.StatusOK {
 		r.Add("describe.status", Fail, refDescribe, "%s", statusText(res))
-		return
+		return nil
 	}
 	ct := header(res.Header, "Content-Type")
 	if !strings.HasPrefix(strings.ToLower(ct), "application/sdp") {
 		r.Add("describe.status", Fail, refDescribe, "200 with Content-Type %q, want application/sdp", ct)
-		return
+		return nil
 	}
 	r.Add("describe.status", Pass, refDescribe, "%s, %d bytes of SDP", statusText(res), len(res.Body))
 	cbase := cur
@@ -252,9 +258,10 @@ func (run *rtspRun) steps(c *rtspConn) {
 
 	tracks := checkSDP(r, res.Body, cbase)
 	if tracks == nil {
-		return
+		return nil
 	}
 	run.media(c, tracks)
+	return nil
 }
 
 func isRedirect(code base.StatusCode) bool {

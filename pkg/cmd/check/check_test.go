@@ -200,3 +200,14 @@ func TestServeAuth(t *testing.T) {
 		t.Fatalf("without credentials: exit %d: %s", r.Code, notPassed(rep))
 	}
 }
+
+// A server that never answers, or answers HTTP, is exit 3 within --timeout.
+func TestNotRTSP(t *testing.T) {
+	for _, srv := range []*testpeer.FakeServer{testpeer.SilentTCPServer(t), testpeer.HTTPServer(t)} {
+		start := time.Now()
+		r := clitest.Run(t, 20*time.Second, "--timeout", "1s", "check", srv.URL("rtsp", "x"))
+		if r.Code != 3 || r.Stdout != "" || r.ErrLine() == "" || time.Since(start) > 10*time.Second {
+			t.Errorf("%s", r)
+		}
+	}
+}
