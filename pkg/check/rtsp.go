@@ -552,6 +552,9 @@ func (run *rtspRun) setupTCP(c *rtspConn, tracks []sdpTrack, formats []format.Fo
 		s.ssrcs = append(s.ssrcs, rt.SSRC)
 		if i == 0 {
 			s.timeout, _ = sessionTimeout(res)
+			if len(run.r.Find("setup.session-timeout")) == 0 {
+				run.sessionTimeoutCheck(res)
+			}
 		}
 	}
 	col := s.col

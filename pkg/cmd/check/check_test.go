@@ -194,6 +194,13 @@ func TestServeAuth(t *testing.T) {
 			t.Errorf("auth.schemes: %q", c.Observed)
 		}
 	}
+	// --user/--pass, --user-agent and the -v trace, with Authorization hidden.
+	r = clitest.Run(t, time.Minute, "-v", "check", "--user", "viewer", "--pass", "pw0rd", "--user-agent", "checker/1",
+		"--transport", "tcp", "--duration", "1s", srv.RTSP("demo"))
+	if r.Code != 0 || !strings.Contains(r.Stderr, "User-Agent: checker/1") || !strings.Contains(r.Stderr, "Authorization: ***") ||
+		!strings.Contains(r.Stdout, "over tcp") || strings.Contains(r.Stdout+r.Stderr, "pw0rd") {
+		t.Fatalf("flags: %s", r)
+	}
 	r = clitest.Run(t, time.Minute, "check", "--json", "--duration", "1s", srv.RTSP("demo"))
 	rep = parse(t, r)
 	if r.Code != 7 || notPassed(rep) != "auth.schemes=warn auth.login=fail" {
