@@ -26,6 +26,7 @@ type CameraFaults struct {
 	SpropMismatch bool // in-band SPS says level 4.0, sprop-parameter-sets 3.0
 	TSBackwards   bool // every 40th frame's RTP timestamp is 1 s in the past
 	NoRTCP        bool // never sends a sender report
+	SendsRedirect bool // sends a REDIRECT request to the client after PLAY
 	// SessionTimeout is the announced session timeout in seconds (0: 60).
 	// A session that hears nothing for that long is gone (454).
 	SessionTimeout int
@@ -225,6 +226,9 @@ func (cc *camConn) answer(method, url string, h map[string]string) bool {
 		info := fmt.Sprintf("RTP-Info: url=%strackID=0;seq=%d;rtptime=%d", strings.TrimSuffix(url, "/")+"/", cc.seq, cc.ts(cc.frame))
 		cc.mu.Unlock()
 		ok := cc.reply(200, "OK", cseq, append(sess, "Range: npt=0.000-", info), "")
+		if ok && f.SendsRedirect {
+			ok = cc.write([]byte("REDIRECT " + url + " RTSP/1.0\r\nCSeq: 1\r\nLocation: rtsp://" + cc.cam.Addr + "/elsewhere\r\n\r\n")) == nil
+		}
 		cc.play()
 		return ok
 	case "PAUSE":
