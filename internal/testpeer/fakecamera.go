@@ -227,7 +227,7 @@ func (cc *camConn) answer(method, url string, h map[string]string) bool {
 		cc.mu.Unlock()
 		ok := cc.reply(200, "OK", cseq, append(sess, "Range: npt=0.000-", info), "")
 		if ok && f.SendsRedirect {
-			ok = cc.write([]byte("REDIRECT " + url + " RTSP/1.0\r\nCSeq: 1\r\nLocation: rtsp://" + cc.cam.Addr + "/elsewhere\r\n\r\n")) == nil
+			ok = cc.write([]byte("REDIRECT "+url+" RTSP/1.0\r\nCSeq: 1\r\nLocation: rtsp://"+cc.cam.Addr+"/elsewhere\r\n\r\n")) == nil
 		}
 		cc.play()
 		return ok

@@ -446,7 +446,7 @@ func (run *rtspRun) setupUDP(c *rtspConn, tracks []sdpTrack, formats []format.Fo
 		if res.StatusCode != base.StatusOK {
 			st := Fail
 			if res.StatusCode == base.StatusUnsupportedTransport {
-				st = Warn
+				st = Skip // not offered: the server's choice
 			}
 			r.Add("setup.udp", st, refSetup, "track %d: %s", i, statusText(res))
 			s.stop()
@@ -530,7 +530,7 @@ func (run *rtspRun) setupTCP(c *rtspConn, tracks []sdpTrack, formats []format.Fo
 		if res.StatusCode != base.StatusOK {
 			st := Fail
 			if res.StatusCode == base.StatusUnsupportedTransport {
-				st = Warn
+				st = Skip // not offered: the server's choice
 			}
 			r.Add("setup.tcp", st, refSetup, "track %d: %s", i, statusText(res))
 			return nil

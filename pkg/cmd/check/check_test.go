@@ -153,7 +153,7 @@ func TestAgainstServe(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	demo := clitest.StartServe(t)
+	demo := clitest.StartServe(t, "--multicast-range", "239.255.42.0/24")
 	for _, c := range []struct {
 		path, url, want string
 	}{
@@ -170,6 +170,11 @@ func TestAgainstServe(t *testing.T) {
 			t.Log("\n" + text.Stdout)
 			if r.Code != 0 || !rep.OK || notPassed(rep) != c.want {
 				t.Fatalf("exit %d, not passed: %s\n%s", r.Code, notPassed(rep), r.Stdout)
+			}
+			for _, ch := range rep.Checks {
+				if ch.ID == "setup.multicast" && (c.path == "demo") != (ch.Status == "pass") {
+					t.Errorf("setup.multicast: %s %s", ch.Status, ch.Observed)
+				}
 			}
 			if text.Code != 0 {
 				t.Fatalf("tcp: exit %d\n%s", text.Code, text)
