@@ -145,3 +145,14 @@ func TestFakeCameraTimeout(t *testing.T) {
 		})
 	}
 }
+
+func TestInterrupted(t *testing.T) {
+	cam := testpeer.StartFakeCamera(t, testpeer.CameraFaults{})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	r, err := check.Run(ctx, check.Config{URL: cam.URL("rtsp", "cam"), Timeout: 5 * time.Second, Duration: 10 * time.Second})
+	if r != nil || err == nil || time.Since(start) > 8*time.Second {
+		t.Fatalf("report %v, err %v after %s", r != nil, err, time.Since(start))
+	}
+}

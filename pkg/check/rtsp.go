@@ -85,13 +85,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.Duration = DefaultDuration
 	}
 	scheme, _, _ := strings.Cut(cfg.URL, "://")
+	var r *Report
+	var err error
 	switch strings.ToLower(scheme) {
 	case "rtsp", "rtsps":
-		return runRTSP(ctx, cfg)
+		r, err = runRTSP(ctx, cfg)
 	case "rtmp", "rtmps":
-		return runRTMP(ctx, cfg)
+		r, err = runRTMP(ctx, cfg)
+	default:
+		return nil, ErrUnsupportedScheme
 	}
-	return nil, ErrUnsupportedScheme
+	if ctx.Err() != nil {
+		// An interrupted run judged steps it cut short: no report.
+		return nil, ctx.Err()
+	}
+	return r, err
 }
 
 type rtspRun struct {

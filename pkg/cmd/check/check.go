@@ -115,7 +115,8 @@ func checkRun(ctx context.Context, opts *Options) error {
 	report, err := check.Run(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			// Exit 0 would say that nothing failed.
+			return fault.New(fault.Runtime, "check interrupted: no report")
 		}
 		return err
 	}
