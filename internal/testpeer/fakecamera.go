@@ -27,6 +27,7 @@ type CameraFaults struct {
 	TSBackwards   bool // every 40th frame's RTP timestamp is 1 s in the past
 	NoRTCP        bool // never sends a sender report
 	SendsRedirect bool // sends a REDIRECT request to the client after PLAY
+	OneSession    bool // a SETUP while another connection has a session gets 453
 	// SessionTimeout is the announced session timeout in seconds (0: 60).
 	// A session that hears nothing for that long is gone (454).
 	SessionTimeout int
@@ -40,6 +41,9 @@ type CameraFaults struct {
 type FakeCamera struct {
 	*FakeServer
 	Faults CameraFaults
+
+	mu       sync.Mutex
+	sessions int // connections with a session
 }
 
 // SPS and PPS of the fake camera (Constrained Baseline 3.0, 640x480).
@@ -83,6 +87,7 @@ type camConn struct {
 	dstRTP   *net.UDPAddr
 	dstRTCP  *net.UDPAddr
 	playing  chan struct{} // closed to stop the sender
+	hasSess  bool
 	lastSeen time.Time     // of the session, for its timeout
 	expired  bool
 	seq      uint16
@@ -95,6 +100,7 @@ type camConn struct {
 func (cam *FakeCamera) handle(c net.Conn) {
 	cc := &camConn{cam: cam, c: c, ssrc: 0x0BADCAFE, rtpStart: 1000, seq: 100}
 	defer cc.stop()
+	defer cc.endSession()
 	defer func() {
 		if cc.udpRTP != nil {
 			_ = cc.udpRTP.Close()
@@ -190,12 +196,16 @@ func (cc *camConn) answer(method, url string, h map[string]string) bool {
 		base := strings.TrimSuffix(url, "/") + "/"
 		return cc.reply(200, "OK", cseq, []string{"Content-Base: " + base, "Content-Type: application/sdp"}, cc.cam.SDP())
 	case "SETUP":
+		if !cc.beginSession() {
+			return cc.reply(453, "Not Enough Bandwidth", cseq, nil, "")
+		}
 		cc.mu.Lock()
 		cc.lastSeen = time.Now()
 		cc.mu.Unlock()
 		tr := h["transport"]
 		switch {
 		case strings.Contains(tr, "multicast"):
+			cc.endSession()
 			return cc.reply(461, "Unsupported Transport", cseq, nil, "")
 		case strings.Contains(tr, "interleaved="):
 			cc.tcp = true
@@ -220,6 +230,7 @@ func (cc *camConn) answer(method, url string, h map[string]string) bool {
 			return cc.reply(200, "OK", cseq, append(sess, fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d;server_port=%d-%d;ssrc=%08X",
 				p0, p0+1, sp, sp2, cc.ssrc)), "")
 		}
+		cc.endSession()
 		return cc.reply(461, "Unsupported Transport", cseq, nil, "")
 	case "PLAY":
 		cc.mu.Lock()
@@ -236,11 +247,39 @@ func (cc *camConn) answer(method, url string, h map[string]string) bool {
 		return cc.reply(200, "OK", cseq, sess, "")
 	case "TEARDOWN":
 		cc.stop()
+		cc.endSession()
 		return cc.reply(200, "OK", cseq, nil, "")
 	case "GET_PARAMETER":
 		return cc.reply(200, "OK", cseq, sess, "")
 	}
 	return cc.reply(501, "Not Implemented", cseq, nil, "")
+}
+
+// beginSession counts this connection's session; false when OneSession
+// refuses it.
+func (cc *camConn) beginSession() bool {
+	cam := cc.cam
+	cam.mu.Lock()
+	defer cam.mu.Unlock()
+	if cc.hasSess {
+		return true
+	}
+	if cam.Faults.OneSession && cam.sessions > 0 {
+		return false
+	}
+	cam.sessions++
+	cc.hasSess = true
+	return true
+}
+
+func (cc *camConn) endSession() {
+	cam := cc.cam
+	cam.mu.Lock()
+	defer cam.mu.Unlock()
+	if cc.hasSess {
+		cam.sessions--
+		cc.hasSess = false
+	}
 }
 
 func (cc *camConn) ts(frame int) uint32 { return cc.rtpStart + uint32(frame)*3600 }

@@ -48,6 +48,8 @@ func TestFakeCameras(t *testing.T) {
 	}{
 		{"clean udp", testpeer.CameraFaults{}, "udp", nil},
 		{"clean tcp", testpeer.CameraFaults{}, "tcp", nil},
+		{"one session at a time", testpeer.CameraFaults{OneSession: true}, "auto", nil},
+		{"one session at a time, tcp", testpeer.CameraFaults{OneSession: true}, "tcp", nil},
 		{"public lists a method that 501s", testpeer.CameraFaults{PublicLies: true}, "auto", []string{"options.public-truth=fail"}},
 		{"bare LF", testpeer.CameraFaults{BareLF: true}, "auto", []string{"rtsp.line-endings=fail"}},
 		{"302 on DESCRIBE", testpeer.CameraFaults{Redirect: true}, "auto", []string{"describe.redirect=warn"}},

@@ -343,32 +343,34 @@ func (run *rtspRun) media(c *rtspConn, tracks []sdpTrack) {
 		formats[i] = t.forma
 	}
 
-	// UDP on the DESCRIBE connection.
-	udpSess := run.setupUDP(c, tracks, formats)
-	// TCP on a connection of its own.
-	var tcpSess *playSession
-	if tc, _, err := run.dial(run.u); err != nil {
-		r.Add("setup.tcp", Fail, refSetup, "connect: %v", err)
-	} else {
-		tcpSess = run.setupTCP(tc, tracks, formats)
+	// One session at a time (some cameras allow only one): TCP and
+	// multicast are tried and torn down, then UDP on the DESCRIBE
+	// connection; the media part runs on UDP, or on a new TCP session.
+	tcpOK := false
+	if tcpSess := run.tcpSession(tracks, formats); tcpSess != nil {
+		tcpOK = true
+		run.teardown(tcpSess)
 	}
 	run.setupMulticast(tracks)
+	udpSess := run.setupUDP(c, tracks, formats)
 
-	var sess, other *playSession
-	switch run.cfg.Transport {
-	case "udp":
-		sess, other = udpSess, tcpSess
-	case "tcp":
-		sess, other = tcpSess, udpSess
-	default:
-		sess, other = udpSess, tcpSess
-		if sess == nil {
-			sess, other = tcpSess, nil
+	var sess *playSession
+	switch {
+	case run.cfg.Transport == "udp" || run.cfg.Transport != "tcp" && udpSess != nil:
+		sess = udpSess
+	case tcpOK:
+		if udpSess != nil {
+			run.teardown(udpSess)
+			udpSess = nil
 		}
+		// Already graded: set up again without adding checks.
+		saved := run.r
+		run.r = &Report{}
+		sess = run.tcpSession(tracks, formats)
+		run.r = saved
 	}
-	if other != nil {
-		_, _ = other.conn.do(base.Teardown, run.u, nil)
-		other.stop()
+	if udpSess != nil && sess != udpSess {
+		run.teardown(udpSess)
 	}
 	if sess == nil {
 		r.Add("play.status", Skip, refPlay, "no transport could be set up")
@@ -377,6 +379,21 @@ func (run *rtspRun) media(c *rtspConn, tracks []sdpTrack) {
 	defer sess.stop()
 	run.timeout = sess.timeout
 	run.play(sess, tracks)
+}
+
+// tcpSession sets up a TCP session on a new connection.
+func (run *rtspRun) tcpSession(tracks []sdpTrack, formats []format.Format) *playSession {
+	tc, _, err := run.dial(run.u)
+	if err != nil {
+		run.r.Add("setup.tcp", Fail, refSetup, "connect: %v", err)
+		return nil
+	}
+	return run.setupTCP(tc, tracks, formats)
+}
+
+func (run *rtspRun) teardown(s *playSession) {
+	_, _ = s.conn.do(base.Teardown, run.u, nil)
+	s.stop()
 }
 
 // playSession is one set-up session and where its packets go.
