@@ -88,7 +88,7 @@ type camConn struct {
 	dstRTCP  *net.UDPAddr
 	playing  chan struct{} // closed to stop the sender
 	hasSess  bool
-	lastSeen time.Time     // of the session, for its timeout
+	lastSeen time.Time // of the session, for its timeout
 	expired  bool
 	seq      uint16
 	frame    int
