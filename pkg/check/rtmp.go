@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/amf0"
 	"github.com/bluenviron/gortmplib/pkg/message"
 
+	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/mediaurl"
 	"github.com/avcat/avcat/pkg/rtmp"
 )
@@ -41,20 +42,34 @@ func runRTMP(ctx context.Context, cfg Config) (*Report, error) {
 	r := &Report{URL: cfg.URL, Protocol: u.Scheme}
 	hostPort := mediaurl.HostPort(u)
 	start := time.Now()
-	nc, err := (&net.Dialer{Timeout: cfg.Timeout}).DialContext(ctx, "tcp", hostPort)
+	tlsConfig := &tls.Config{InsecureSkipVerify: cfg.Insecure} //nolint:gosec // opt-in
+	d := &net.Dialer{Timeout: cfg.Timeout}
+	var nc net.Conn
+	if u.Scheme == "rtmps" {
+		td := &tls.Dialer{NetDialer: d, Config: tlsConfig.Clone()}
+		td.Config.ServerName = u.Hostname()
+		nc, err = td.DialContext(ctx, "tcp", hostPort)
+	} else {
+		nc, err = d.DialContext(ctx, "tcp", hostPort)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fault.Wrap(fault.Network, err) // refused, unreachable, TLS
 	}
 	_ = nc.Close()
-	r.Add("connect", Pass, "", "TCP connected in %s", ms(time.Since(start)))
+	r.Add("connect", Pass, "", "connected in %s", ms(time.Since(start)))
 
 	start = time.Now()
-	pc, err := rtmp.DialPlay(ctx, u, cfg.Timeout, &tls.Config{InsecureSkipVerify: cfg.Insecure}) //nolint:gosec // opt-in
+	pc, err := rtmp.DialPlay(ctx, u, cfg.Timeout, tlsConfig)
 	if err != nil {
 		r.Add("rtmp.play", Fail, refRTMPPlay, "%v", err)
 		return r, nil
 	}
 	defer pc.Close()
+	if cfg.Trace != nil {
+		for _, c := range pc.Commands {
+			cfg.Trace("S->C " + c)
+		}
+	}
 	r.Add("rtmp.play", Pass, refRTMPPlay, "handshake, connect, createStream, play in %s: %s",
 		ms(time.Since(start)), strings.Join(pc.Commands, ", "))
 	if pc.Plain {

@@ -127,9 +127,9 @@ func runRTSP(ctx context.Context, cfg Config) (*Report, error) {
 		codes: map[string]base.StatusCode{}, timeout: 60 * time.Second}
 	c, dt, err := run.dial(u)
 	if err != nil {
-		return nil, err
+		return nil, fault.Wrap(fault.Network, err) // refused, unreachable, TLS
 	}
-	run.r.Add("connect", Pass, "", "TCP connected in %s", ms(dt))
+	run.r.Add("connect", Pass, "", "connected in %s", ms(dt))
 	defer run.closeAll()
 	if err := run.steps(c); err != nil {
 		return nil, err
