@@ -22,6 +22,8 @@ import (
 const (
 	maxHeadBytes = 64 << 10 // one response's status line and header
 	maxBodyBytes = 1 << 20  // one response body (SDP)
+	// maxServerRequests bounds the requests from the server that are kept.
+	maxServerRequests = 10
 )
 
 // rtspConn is one raw RTSP connection: well-formed requests out, responses
@@ -221,7 +223,9 @@ func (c *rtspConn) readLoop() {
 		}
 		if req != "" {
 			c.mu.Lock()
-			c.serverReqs = append(c.serverReqs, req)
+			if len(c.serverReqs) < maxServerRequests {
+				c.serverReqs = append(c.serverReqs, req)
+			}
 			c.mu.Unlock()
 			continue
 		}

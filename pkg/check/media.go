@@ -54,7 +54,8 @@ type trackStat struct {
 	lastTransit  float64
 	haveTransit  bool
 	inbandSPS    []byte
-	srs          []srSample
+	srs          []srSample // the first and the latest
+	srCount      int
 	rtcpPackets  int
 	resumeAt     time.Time // packets after this are "after resume"
 	resumeSeq    *uint16
@@ -242,7 +243,14 @@ func (c *collector) rtcp(track int, b []byte, at time.Time) {
 	t.rtcpPackets++
 	for _, p := range pkts {
 		if sr, ok := p.(*rtcp.SenderReport); ok {
-			t.srs = append(t.srs, srSample{ntp: sr.NTPTime, rtp: sr.RTPTime, at: at, lastRTP: t.lastTS, havePrev: t.haveSeq})
+			// The first and the latest are enough, and bound memory.
+			smp := srSample{ntp: sr.NTPTime, rtp: sr.RTPTime, at: at, lastRTP: t.lastTS, havePrev: t.haveSeq}
+			if len(t.srs) < 2 {
+				t.srs = append(t.srs, smp)
+			} else {
+				t.srs[1] = smp
+			}
+			t.srCount++
 		}
 	}
 }

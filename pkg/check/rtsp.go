@@ -880,7 +880,7 @@ func srChecks(r *Report, i int, t trackStat, dur time.Duration) {
 		r.AddTrack("rtcp.sr", i, Warn, refSR, "no sender report in %s (%d RTCP packets)", dur, t.rtcpPackets)
 		return
 	}
-	r.AddTrack("rtcp.sr", i, Pass, refSR, "%d sender reports in %s", len(t.srs), dur)
+	r.AddTrack("rtcp.sr", i, Pass, refSR, "%d sender reports in %s", t.srCount, dur)
 	if len(t.srs) < 2 || t.clock == 0 {
 		a := t.srs[0]
 		if a.havePrev && t.clock > 0 {

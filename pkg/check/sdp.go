@@ -29,6 +29,9 @@ const (
 	refAACParams  = "RFC 3640 §4.1"
 )
 
+// maxTracks bounds the media set up (each takes two UDP ports).
+const maxTracks = 16
+
 // sdpTrack is one track (first format of one media) as announced.
 type sdpTrack struct {
 	media *description.Media
@@ -51,6 +54,10 @@ func checkSDP(r *Report, body []byte, contentBase *base.URL) []sdpTrack {
 		return nil
 	}
 	raw := (*psdp.SessionDescription)(&ssd)
+	if len(desc.Medias) > maxTracks {
+		r.Add("sdp.parse", Fail, refSDP, "%d media; avcat check handles at most %d", len(desc.Medias), maxTracks)
+		return nil
+	}
 	var kinds []string
 	for _, m := range desc.Medias {
 		kinds = append(kinds, fmt.Sprintf("%s %s", m.Type, codecName(m.Formats[0])))
