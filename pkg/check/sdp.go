@@ -102,6 +102,9 @@ func checkSDP(r *Report, body []byte, contentBase *base.URL) []sdpTrack {
 	ctlStatus := Pass
 	for i, m := range desc.Medias {
 		u, err := m.URL(contentBase)
+		if err == nil && u == nil {
+			err = fmt.Errorf("a=control:%s does not make a URL", m.Control)
+		}
 		switch {
 		case err != nil:
 			ctlStatus = Fail
