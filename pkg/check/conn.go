@@ -104,7 +104,13 @@ func (c *rtspConn) setOnFrame(f func(channel int, payload []byte, at time.Time))
 
 // do sends one request and waits for its response. A 401 is answered once
 // with credentials when there are some.
-func (c *rtspConn) do(method base.Method, u *base.URL, header base.Header) (*base.Response, error) {
+// reply is a response and how long it took.
+type reply struct {
+	*base.Response
+	rtt time.Duration
+}
+
+func (c *rtspConn) do(method base.Method, u *base.URL, header base.Header) (*reply, error) {
 	res, err := c.doOnce(method, u, header)
 	if err != nil {
 		return nil, err
@@ -126,7 +132,7 @@ func (c *rtspConn) do(method base.Method, u *base.URL, header base.Header) (*bas
 	return res, nil
 }
 
-func (c *rtspConn) doOnce(method base.Method, u *base.URL, header base.Header) (*base.Response, error) {
+func (c *rtspConn) doOnce(method base.Method, u *base.URL, header base.Header) (*reply, error) {
 	c.cseq++
 	h := base.Header{"CSeq": base.HeaderValue{strconv.Itoa(c.cseq)}}
 	if c.ua != "" {
@@ -149,7 +155,8 @@ func (c *rtspConn) doOnce(method base.Method, u *base.URL, header base.Header) (
 	if c.trace != nil {
 		c.trace("C->S " + redactAuth(string(b)))
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
+	sent := time.Now()
+	_ = c.nc.SetWriteDeadline(sent.Add(c.timeout))
 	if _, err := c.nc.Write(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", method, err)
 	}
@@ -175,7 +182,7 @@ func (c *rtspConn) doOnce(method base.Method, u *base.URL, header base.Header) (
 		c.mu.Lock()
 		c.methodCodes[string(method)] = r.res.StatusCode
 		c.mu.Unlock()
-		return r.res, nil
+		return &reply{Response: r.res, rtt: time.Since(sent)}, nil
 	case <-c.done:
 		return nil, fmt.Errorf("%s: %w", method, c.closedErr())
 	case <-timer.C:

@@ -139,7 +139,11 @@ func runRTSP(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 func ms(d time.Duration) string {
-	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 0, 64) + " ms"
+	prec := 0
+	if d < 10*time.Millisecond {
+		prec = 1
+	}
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', prec, 64) + " ms"
 }
 
 func (run *rtspRun) dial(u *base.URL) (*rtspConn, time.Duration, error) {
@@ -165,8 +169,8 @@ func header(h base.Header, key string) string {
 	return ""
 }
 
-func statusText(res *base.Response) string {
-	return fmt.Sprintf("%d %s", res.StatusCode, res.StatusMessage)
+func statusText(res *reply) string {
+	return fmt.Sprintf("%d %s in %s", res.StatusCode, res.StatusMessage, ms(res.rtt))
 }
 
 // steps runs the checks; an error means the server never answered RTSP.
@@ -413,7 +417,7 @@ func (s *playSession) stop() {
 	}
 }
 
-func sessionTimeout(res *base.Response) (time.Duration, bool) {
+func sessionTimeout(res *reply) (time.Duration, bool) {
 	var sh headers.Session
 	if err := sh.Unmarshal(res.Header["Session"]); err != nil || sh.Timeout == nil {
 		return 60 * time.Second, false
@@ -526,7 +530,7 @@ func readUDP(pc *net.UDPConn, col *collector, track int, isRTP bool) {
 	}
 }
 
-func (run *rtspRun) sessionTimeoutCheck(res *base.Response) {
+func (run *rtspRun) sessionTimeoutCheck(res *reply) {
 	if d, ok := sessionTimeout(res); ok {
 		run.r.Add("setup.session-timeout", Pass, refSessionTO, "%s", d)
 	} else if len(res.Header["Session"]) == 0 {
@@ -705,7 +709,7 @@ func (run *rtspRun) packetsAfter(s *playSession) uint64 {
 
 // rtpInfoCheck checks RTP-Info: one entry per track with seq and rtptime.
 // first, when given, holds the seq of the first packet of each track.
-func (run *rtspRun) rtpInfoCheck(id string, res *base.Response, tracks []sdpTrack, first []*uint16) {
+func (run *rtspRun) rtpInfoCheck(id string, res *reply, tracks []sdpTrack, first []*uint16) {
 	r := run.r
 	v := res.Header["RTP-Info"]
 	if len(v) == 0 {
