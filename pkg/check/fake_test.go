@@ -2,6 +2,7 @@ package check_test
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -73,6 +74,17 @@ func TestFakeCameras(t *testing.T) {
 				var b strings.Builder
 				_ = check.WriteText(&b, r, false)
 				t.Fatalf("caught %v, want %v\n%s", got, c.want, b.String())
+			}
+			seen := map[string]bool{}
+			for _, ch := range r.Checks {
+				key := ch.ID
+				if ch.Track != nil {
+					key += fmt.Sprint("#", *ch.Track)
+				}
+				if seen[key] {
+					t.Errorf("%s reported twice", key)
+				}
+				seen[key] = true
 			}
 			if r.Failed() != strings.Contains(strings.Join(c.want, " "), "=fail") {
 				t.Errorf("Failed() = %v", r.Failed())

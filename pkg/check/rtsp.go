@@ -502,7 +502,9 @@ func (run *rtspRun) setupUDP(c *rtspConn, tracks []sdpTrack, formats []format.Fo
 		s.ssrcs = append(s.ssrcs, rt.SSRC)
 		if i == 0 {
 			s.timeout, _ = sessionTimeout(res)
-			run.sessionTimeoutCheck(res)
+			if len(run.r.Find("setup.session-timeout")) == 0 {
+				run.sessionTimeoutCheck(res)
+			}
 		}
 		go readUDP(a, s.col, i, true)
 		go readUDP(b, s.col, i, false)
