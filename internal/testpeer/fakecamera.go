@@ -28,6 +28,7 @@ type CameraFaults struct {
 	NoRTCP        bool // never sends a sender report
 	SendsRedirect bool // sends a REDIRECT request to the client after PLAY
 	OneSession    bool // a SETUP while another connection has a session gets 453
+	BadRange      bool // PLAY answers Range: npt=soon-
 	// SessionTimeout is the announced session timeout in seconds (0: 60).
 	// A session that hears nothing for that long is gone (454).
 	SessionTimeout int
@@ -236,7 +237,11 @@ func (cc *camConn) answer(method, url string, h map[string]string) bool {
 		cc.mu.Lock()
 		info := fmt.Sprintf("RTP-Info: url=%strackID=0;seq=%d;rtptime=%d", strings.TrimSuffix(url, "/")+"/", cc.seq, cc.ts(cc.frame))
 		cc.mu.Unlock()
-		ok := cc.reply(200, "OK", cseq, append(sess, "Range: npt=0.000-", info), "")
+		rng := "Range: npt=0.000-"
+		if f.BadRange {
+			rng = "Range: npt=soon-"
+		}
+		ok := cc.reply(200, "OK", cseq, append(sess, rng, info), "")
 		if ok && f.SendsRedirect {
 			ok = cc.write([]byte("REDIRECT "+url+" RTSP/1.0\r\nCSeq: 1\r\nLocation: rtsp://"+cc.cam.Addr+"/elsewhere\r\n\r\n")) == nil
 		}

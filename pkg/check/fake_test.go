@@ -58,6 +58,7 @@ func TestFakeCameras(t *testing.T) {
 		{"sprop disagrees with in-band SPS", testpeer.CameraFaults{SpropMismatch: true}, "auto", []string{"rtp.sps-inband=fail"}},
 		{"timestamps jump backwards", testpeer.CameraFaults{TSBackwards: true}, "tcp", []string{"rtp.timestamp=fail"}},
 		{"no RTCP", testpeer.CameraFaults{NoRTCP: true}, "auto", []string{"rtcp.sr=warn"}},
+		{"malformed Range", testpeer.CameraFaults{BadRange: true}, "tcp", []string{"play.range=fail"}},
 		{"REDIRECT from the server", testpeer.CameraFaults{SendsRedirect: true}, "tcp", []string{"rtsp.server-requests=warn"}},
 	}
 	for _, c := range cases {

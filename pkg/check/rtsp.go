@@ -30,6 +30,7 @@ const (
 	refSessionTO = "RFC 2326 §12.37"
 	refPlay      = "RFC 2326 §10.5"
 	refRTPInfo   = "RFC 2326 §12.33"
+	refRange     = "RFC 2326 §12.29"
 	refPause     = "RFC 2326 §10.6"
 	refTeardown  = "RFC 2326 §10.7"
 	refGetParam  = "RFC 2326 §10.8"
@@ -653,13 +654,20 @@ func (run *rtspRun) play(s *playSession, tracks []sdpTrack) {
 		r.Add("play.status", Fail, refPlay, "%s", statusText(res))
 		return
 	}
-	rng := header(res.Header, "Range")
-	if rng == "" {
-		rng = "no Range"
+	r.Add("play.status", Pass, refPlay, "%s over %s", statusText(res), s.transport)
+	if v := res.Header["Range"]; len(v) == 0 {
+		r.Add("play.range", Skip, refRange, "no Range in the PLAY response (RFC 7826 §13.4 wants one, RFC 2326 does not)")
 	} else {
-		rng = "Range " + rng
+		var rg headers.Range
+		// gortsplib does not read RFC 2326 §3.6's "now" (live streams).
+		if strings.HasPrefix(strings.TrimSpace(v[0]), "npt=now-") {
+			r.Add("play.range", Pass, refRange, "%s (live)", v[0])
+		} else if err := rg.Unmarshal(v); err != nil {
+			r.Add("play.range", Fail, refRange, "Range %q does not parse: %v", v[0], err)
+		} else {
+			r.Add("play.range", Pass, refRange, "%s", v[0])
+		}
 	}
-	r.Add("play.status", Pass, refPlay, "%s over %s, %s", statusText(res), s.transport, rng)
 
 	run.wait(run.cfg.Duration)
 	var first []*uint16
