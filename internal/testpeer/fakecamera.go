@@ -44,7 +44,16 @@ type FakeCamera struct {
 	Faults CameraFaults
 
 	mu       sync.Mutex
-	sessions int // connections with a session
+	sessions int      // connections with a session
+	answers  []string // what clients answered to our requests
+}
+
+// Answers returns the status lines (and CSeq) clients sent back to the
+// camera's own requests (SendsRedirect).
+func (cam *FakeCamera) Answers() []string {
+	cam.mu.Lock()
+	defer cam.mu.Unlock()
+	return append([]string(nil), cam.answers...)
 }
 
 // SPS and PPS of the fake camera (Constrained Baseline 3.0, 640x480).
@@ -136,6 +145,12 @@ func (cam *FakeCamera) handle(c net.Conn) {
 			if _, err := r.Discard(n); err != nil {
 				return
 			}
+		}
+		if strings.HasPrefix(method, "RTSP/") {
+			cam.mu.Lock()
+			cam.answers = append(cam.answers, strings.TrimSpace(line)+" CSeq: "+h["cseq"])
+			cam.mu.Unlock()
+			continue // the client's answer to a request of ours
 		}
 		if !cc.answer(method, url, h) {
 			return

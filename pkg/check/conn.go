@@ -43,6 +43,8 @@ type rtspConn struct {
 	// wwwAuth is the first WWW-Authenticate seen, for the auth checks.
 	wwwAuth base.HeaderValue
 
+	wmu     sync.Mutex // one writer at a time: requests, answers to the server
+	reqCSeq string     // CSeq of the last message read (reader goroutine only)
 	resps   chan rtspResp
 	done    chan struct{}
 	readErr error // set before done is closed
@@ -156,8 +158,7 @@ func (c *rtspConn) doOnce(method base.Method, u *base.URL, header base.Header) (
 		c.trace("C->S " + redactAuth(string(b)))
 	}
 	sent := time.Now()
-	_ = c.nc.SetWriteDeadline(sent.Add(c.timeout))
-	if _, err := c.nc.Write(b); err != nil {
+	if err := c.write(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", method, err)
 	}
 	timer := time.NewTimer(c.timeout)
@@ -188,6 +189,14 @@ func (c *rtspConn) doOnce(method base.Method, u *base.URL, header base.Header) (
 	case <-timer.C:
 		return nil, fmt.Errorf("%s: no response within %v", method, c.timeout)
 	}
+}
+
+func (c *rtspConn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
+	_, err := c.nc.Write(b)
+	return err
 }
 
 func redactAuth(s string) string {
@@ -229,6 +238,11 @@ func (c *rtspConn) readLoop() {
 			return
 		}
 		if req != "" {
+			// A request from the server (REDIRECT, ANNOUNCE ...) gets a
+			// well-formed answer: avcat check implements none.
+			if _, err := strconv.ParseUint(c.reqCSeq, 10, 32); err == nil {
+				_ = c.write([]byte("RTSP/1.0 501 Not Implemented\r\nCSeq: " + c.reqCSeq + "\r\n\r\n"))
+			}
 			c.mu.Lock()
 			if len(c.serverReqs) < maxServerRequests {
 				c.serverReqs = append(c.serverReqs, req)
@@ -247,6 +261,7 @@ func (c *rtspConn) readLoop() {
 // method is returned). Bare LF line ends are counted and tolerated.
 func (c *rtspConn) readMessage(br *bufio.Reader) (*base.Response, string, error) {
 	var head bytes.Buffer
+	c.reqCSeq = ""
 	bare := false
 	contentLength := 0
 	first := ""
@@ -277,6 +292,9 @@ func (c *rtspConn) readMessage(br *bufio.Reader) (*base.Response, string, error)
 		}
 		if text == "" {
 			break
+		}
+		if k, v, ok := strings.Cut(text, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "CSeq") {
+			c.reqCSeq = strings.TrimSpace(v)
 		}
 		if k, v, ok := strings.Cut(text, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "Content-Length") {
 			n, err := strconv.Atoi(strings.TrimSpace(v))

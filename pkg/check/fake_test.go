@@ -87,6 +87,11 @@ func TestFakeCameras(t *testing.T) {
 				}
 				seen[key] = true
 			}
+			if c.faults.SendsRedirect {
+				if a := cam.Answers(); len(a) == 0 || a[0] != "RTSP/1.0 501 Not Implemented CSeq: 1" {
+					t.Errorf("the REDIRECT was answered %q", a)
+				}
+			}
 			if r.Failed() != strings.Contains(strings.Join(c.want, " "), "=fail") {
 				t.Errorf("Failed() = %v", r.Failed())
 			}
