@@ -25,6 +25,9 @@ type RTMPQuirks struct {
 	// a connect that carries one (the enhanced-RTMP fourCcList) is dropped
 	// without an answer, and the connection stays open.
 	NoStrictArray bool
+	// NegativeTimestamps starts a play's frames at -200 ms (RTMP
+	// timestamps 0xFFFFFF38 ...), as a muxer with a bad start offset does.
+	NegativeTimestamps bool
 }
 
 // RTMPConnect is what a client sent on one connection.
@@ -164,7 +167,11 @@ func (s *FakeRTMPServer) handle(nc net.Conn) {
 			err = c.Write(&message.CommandAMF0{ChunkStreamID: 5, MessageStreamID: 0x1000000, Name: "onStatus",
 				CommandID: cmd.CommandID, Arguments: []any{nil, status}})
 			if err == nil && cmd.Name == "play" {
-				err = SendRTMPFrames(c, 75) // 3 s: gortmplib reads 2 s to find the tracks
+				var start time.Duration
+				if s.quirks.NegativeTimestamps {
+					start = -200 * time.Millisecond
+				}
+				err = sendRTMPFrames(c, 75, start) // 3 s: gortmplib reads 2 s to find the tracks
 			}
 			if err == nil {
 				for err == nil {
@@ -188,13 +195,17 @@ var (
 // SendRTMPFrames sends the H.264 sequence header and n IDR frames, 40 ms
 // apart, on a gortmplib.Conn.
 func SendRTMPFrames(conn gortmplib.Conn, n int) error {
+	return sendRTMPFrames(conn, n, 0)
+}
+
+func sendRTMPFrames(conn gortmplib.Conn, n int, start time.Duration) error {
 	track := &gortmplib.Track{Codec: &codecs.H264{SPS: rtmpTestSPS, PPS: rtmpTestPPS}}
 	w := &gortmplib.Writer{Conn: conn, Tracks: []*gortmplib.Track{track}}
 	if err := w.Initialize(); err != nil {
 		return err
 	}
 	for i := range n {
-		ts := time.Duration(i) * 40 * time.Millisecond
+		ts := start + time.Duration(i)*40*time.Millisecond
 		if err := w.WriteH264(track, ts, ts, [][]byte{rtmpTestSPS, rtmpTestPPS, rtmpTestIDR}); err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ const (
 	Auth                    // 4: credentials missing or refused
 	NotFound                // 5: no such stream or file
 	Unsupported             // 6: codec or format not supported
+	CheckFailed             // 7: avcat check graded a step as failed
 )
 
 func (k Kind) String() string {
@@ -31,6 +32,8 @@ func (k Kind) String() string {
 		return "not found"
 	case Unsupported:
 		return "unsupported"
+	case CheckFailed:
+		return "check failed"
 	}
 	return "runtime"
 }
@@ -48,6 +51,8 @@ func (k Kind) ExitCode() int {
 		return 5
 	case Unsupported:
 		return 6
+	case CheckFailed:
+		return 7
 	}
 	return 1
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/avcat/avcat/pkg/cmd/check"
 	"github.com/avcat/avcat/pkg/cmd/probe"
 	"github.com/avcat/avcat/pkg/cmd/pull"
 	"github.com/avcat/avcat/pkg/cmd/push"
@@ -74,6 +75,7 @@ stdout carries only payload (media, SDP, JSON); everything else goes to stderr.`
 	cmd.AddCommand(rtmppull.NewCmdRTMPPull(f, nil))
 	cmd.AddCommand(rtmppush.NewCmdRTMPPush(f, nil))
 	cmd.AddCommand(relay.NewCmdRelay(f, nil))
+	cmd.AddCommand(check.NewCmdCheck(f, nil))
 	return cmd
 }
 

@@ -73,6 +73,7 @@ func TestExitCodes(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", fault.New(fault.Auth, "x")), 4},
 		{fault.New(fault.NotFound, "x"), 5},
 		{fault.New(fault.Unsupported, "x"), 6},
+		{fault.New(fault.CheckFailed, "x"), 7},
 		{liberrors.ErrClientBadStatusCode{Code: base.StatusUnauthorized}, 4},
 		{liberrors.ErrClientBadStatusCode{Code: base.StatusNotFound}, 5},
 		{liberrors.ErrClientBadStatusCode{Code: base.StatusInternalServerError}, 3},

@@ -1,0 +1,5 @@
+package check
+
+import "sort"
+
+func sortStrings(s []string) { sort.Strings(s) }
