@@ -141,6 +141,9 @@ not found: the server has no such stream
 .TP
 \fB6\fP
 unsupported codec or format
+.TP
+\fB7\fP
+check: at least one check failed (the report was written in full)
 .SH ENVIRONMENT
 .TP
 \fBNO_COLOR\fP
