@@ -58,7 +58,7 @@ type Options struct {
 func NewCmdRecord(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints}
 	cmd := &cobra.Command{
-		Use:   "record URL... -o TEMPLATE",
+		Use:   "record [URL...] -o TEMPLATE",
 		Short: "Record streams to MP4, fMP4 or MPEG-TS files, segmented",
 		Long: `Record RTSP or RTMP streams into files: one, or many cameras in one process.
 
@@ -83,7 +83,8 @@ if nothing in it was complete; the error says which.
 Several sources (URLs as arguments, and/or --sources FILE: one URL a line, # comments and
 blank lines skipped, - for stdin) are recorded at once, each on its own: its own connection,
 reconnect and backoff, so a dead camera never stalls the others. -o then must tell them apart
-with a source field, or it is a usage error (exit 2) before anything connects:
+with a source field (usable with one source too), or it is a usage error (exit 2) before
+anything connects:
   %{path}   the URL's path and query as one safe name (rtsp://cam/live/main gives live_main)
   %{host}   host and port as written (10.0.0.5_8554)
   %{index}  the source's position, from 1
