@@ -17,7 +17,10 @@ import (
 
 	"github.com/avcat/avcat/internal/clitest"
 	"github.com/avcat/avcat/internal/testpeer"
+	"github.com/avcat/avcat/pkg/cmd/root"
+	"github.com/avcat/avcat/pkg/cmdutil"
 	"github.com/avcat/avcat/pkg/container/mp4"
+	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/media"
 )
 
@@ -154,6 +157,9 @@ func TestRecordManySources(t *testing.T) {
 	}
 	if want := "avcat: source 3 (" + urls[2] + "): failed: "; len(failed) != 1 || !strings.HasPrefix(failed[0], want) {
 		t.Errorf("failed-source lines %q, want one starting %q", failed, want)
+	}
+	if strings.Contains(r.Stderr, "\r") {
+		t.Error("stderr is not a terminal, but holds a live status line")
 	}
 	if !strings.Contains(r.ErrLine(), "1 of 3 sources failed") {
 		t.Errorf("error line %q", r.ErrLine())
@@ -308,5 +314,35 @@ func TestRecordSourceDownAtStop(t *testing.T) {
 			t.Errorf("%s: %+v", f, d)
 		}
 		ffprobeIfPresent(t, filepath.Join(dir, f), d.videoFrames)
+	}
+}
+
+// TestRecordSourcesStatusLine: on a terminal, several sources share one
+// live line (their sums and how many are up), with no line or summary
+// per connection.
+func TestRecordSourcesStatusLine(t *testing.T) {
+	t.Parallel()
+	srv := clitest.StartServe(t, "--file", "a="+testpeer.MediaFile(t, "h264_baseline_aac.mp4"), "--file", "b="+testpeer.MediaFile(t, "h264_baseline_aac.mp4"))
+	dir := t.TempDir()
+	ios, _, _, errOut := iostreams.Test()
+	ios.SetStderrTTY(true)
+	cmd := root.NewCmdRoot(cmdutil.NewFactory(ios), "test")
+	cmd.SetArgs([]string{"record", "--duration", "2s", "-o", filepath.Join(dir, "%{path}.mp4"), srv.RTSP("a"), srv.RTSP("b")})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cmd.ExecuteContextC(ctx); err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	out := errOut.String()
+	if !strings.Contains(out, "2/2 sources up") {
+		t.Errorf("no shared live line:\n%q", out)
+	}
+	if strings.Contains(out, "recorded 2") || strings.Contains(out, "(duration reached)") {
+		t.Errorf("a per-connection summary on the terminal:\n%q", out)
+	}
+	for _, f := range []string{"a.mp4", "b.mp4"} {
+		if d := demuxMP4(t, filepath.Join(dir, f)); d.videoFrames != 50 {
+			t.Errorf("%s: %d video frames, want 50", f, d.videoFrames)
+		}
 	}
 }
