@@ -20,6 +20,21 @@ type JSONWriter struct {
 	w   io.Writer
 	c   io.Closer
 	now func() time.Time
+
+	parent *JSONWriter // set on a WithSource view
+	source string
+}
+
+// WithSource returns a view of j whose events carry "source": name right
+// after "time" (record with several sources). Nil stays nil.
+func (j *JSONWriter) WithSource(name string) *JSONWriter {
+	if j == nil {
+		return nil
+	}
+	if j.parent != nil {
+		j = j.parent
+	}
+	return &JSONWriter{parent: j, source: name}
 }
 
 // OpenJSON opens --stats-json's target: "" means none (nil), "-" means
@@ -47,10 +62,15 @@ func (j *JSONWriter) Event(name string, v any) {
 	if j == nil {
 		return
 	}
+	source := j.source
+	if j.parent != nil {
+		j = j.parent
+	}
 	head, _ := json.Marshal(struct {
-		Event string `json:"event"`
-		Time  string `json:"time"`
-	}{name, j.now().UTC().Format(time.RFC3339Nano)})
+		Event  string `json:"event"`
+		Time   string `json:"time"`
+		Source string `json:"source,omitempty"`
+	}{name, j.now().UTC().Format(time.RFC3339Nano), source})
 	line := head
 	if v != nil {
 		b, err := json.Marshal(v)
@@ -68,7 +88,7 @@ func (j *JSONWriter) Event(name string, v any) {
 
 // Close closes the file, if one was opened.
 func (j *JSONWriter) Close() error {
-	if j == nil || j.c == nil {
+	if j == nil || j.c == nil || j.parent != nil {
 		return nil
 	}
 	return j.c.Close()

@@ -40,6 +40,9 @@ type Reporter struct {
 	Extra func() string
 	// Verb names the work in the summary ("pushed", "pulled"...).
 	Verb string
+	// Quiet leaves the terminal alone (no live line, no summary): a
+	// caller following several sessions shows their sum (StatusLine).
+	Quiet bool
 
 	mu      sync.Mutex
 	stop    chan struct{}
@@ -54,7 +57,7 @@ type Reporter struct {
 // Start begins reporting; call Stop when the session ends.
 func (r *Reporter) Start() {
 	r.start, r.lastT = time.Now(), time.Now()
-	if !r.IO.IsStderrTTY() && r.JSON == nil {
+	if !r.tty() && r.JSON == nil {
 		return
 	}
 	r.running = true
@@ -74,7 +77,7 @@ func (r *Reporter) loop() {
 		case <-tick.C:
 			n++
 			f := r.figures(true)
-			if r.IO.IsStderrTTY() {
+			if r.tty() {
 				r.line(f)
 			}
 			if n%2 == 0 {
@@ -104,7 +107,13 @@ func (r *Reporter) figures(periodic bool) Figures {
 		f.Dropped += d
 	}
 	now := time.Now()
-	if dt := now.Sub(r.lastT).Seconds(); dt > 0 && periodic {
+	// Only the periodic caller (the loop) touches lastB and lastT, so
+	// Figures may run beside it.
+	dt := 0.0
+	if periodic {
+		dt = now.Sub(r.lastT).Seconds()
+	}
+	if dt > 0 {
 		f.BitrateBps = float64(f.Bytes-r.lastB) * 8 / dt
 		r.lastB, r.lastT = f.Bytes, now
 	} else if f.Elapsed > 0 {
@@ -116,15 +125,27 @@ func (r *Reporter) figures(periodic bool) Figures {
 	return f
 }
 
+func (r *Reporter) tty() bool { return !r.Quiet && r.IO.IsStderrTTY() }
+
+// Figures are the session's totals now, with the average bitrate.
+func (r *Reporter) Figures() Figures { return r.figures(false) }
+
 func (r *Reporter) line(f Figures) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	el := time.Duration(f.Elapsed * float64(time.Second)).Truncate(time.Second)
-	fmt.Fprintf(r.IO.ErrOut, "\r\x1b[K%s  %s  %s  %d frames  %d lost  %d dropped", el, Bytes(f.Bytes), Bitrate(f.BitrateBps), f.Frames, f.Lost, f.Dropped)
-	if f.Extra != "" {
-		fmt.Fprintf(r.IO.ErrOut, "  %s", f.Extra)
-	}
+	fmt.Fprint(r.IO.ErrOut, StatusLine(f))
 	r.shown = true
+}
+
+// StatusLine is the live status line of f, starting with a carriage
+// return and a clear-line.
+func StatusLine(f Figures) string {
+	el := time.Duration(f.Elapsed * float64(time.Second)).Truncate(time.Second)
+	s := fmt.Sprintf("\r\x1b[K%s  %s  %s  %d frames  %d lost  %d dropped", el, Bytes(f.Bytes), Bitrate(f.BitrateBps), f.Frames, f.Lost, f.Dropped)
+	if f.Extra != "" {
+		s += "  " + f.Extra
+	}
+	return s
 }
 
 // Stop ends the live line, writes the final event, and prints a summary
@@ -141,7 +162,7 @@ func (r *Reporter) Stop() {
 		end = "end"
 	}
 	r.JSON.Event(end, f)
-	if !r.IO.IsStderrTTY() {
+	if !r.tty() {
 		return
 	}
 	r.mu.Lock()

@@ -1,11 +1,15 @@
 // Package record splits a recording into segments named from a strftime
-// template.
+// template, with fields naming the source (ExpandSource).
 package record
 
 import (
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/avcat/avcat/pkg/mediaurl"
 )
 
 // composite directives are POSIX shorthands for others.
@@ -127,4 +131,129 @@ func HasTimeDirective(tmpl string) bool {
 		}
 	}
 	return false
+}
+
+// Source is one recorded source, for the source fields of a template:
+// %{path} (the URL's path and query), %{host} (host and port as written)
+// and %{index} (its 1-based position among the sources).
+type Source struct {
+	URL   string
+	Index int
+}
+
+// MaxFieldLen bounds the bytes one source field adds to a file name.
+const MaxFieldLen = 100
+
+// ExpandSource replaces the source fields of tmpl with src's values, each
+// made a safe file name (bytes other than A-Z a-z 0-9 . _ - become _,
+// outer _ are trimmed, a leading . becomes _, "" becomes _, at most
+// MaxFieldLen bytes), and leaves the strftime directives to Expand. A
+// secret in the URL (password, token=...) never reaches a name.
+func ExpandSource(tmpl string, src Source) (string, error) {
+	if !strings.Contains(tmpl, "%{") {
+		return tmpl, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(tmpl); i++ {
+		c := tmpl[i]
+		if c != '%' || i+1 >= len(tmpl) {
+			b.WriteByte(c)
+			continue
+		}
+		if tmpl[i+1] != '{' {
+			b.WriteString(tmpl[i : i+2]) // a strftime directive, or %%
+			i++
+			continue
+		}
+		end := strings.IndexByte(tmpl[i:], '}')
+		if end < 0 {
+			return "", fmt.Errorf("template %q: %%{ without a closing }", tmpl)
+		}
+		name := tmpl[i+2 : i+end]
+		v, ok := src.field(name)
+		if !ok {
+			return "", fmt.Errorf("template %q: unknown field %%{%s}: want %%{path}, %%{host} or %%{index}", tmpl, name)
+		}
+		b.WriteString(v)
+		i += end
+	}
+	return b.String(), nil
+}
+
+func (s Source) field(name string) (string, bool) {
+	switch name {
+	case "index":
+		return strconv.Itoa(s.Index), true
+	case "path", "host":
+	default:
+		return "", false
+	}
+	// Redact first: a password or token never becomes part of a name.
+	u, err := url.Parse(mediaurl.Redact(s.URL))
+	if err != nil {
+		return "_", true
+	}
+	if name == "host" {
+		return SafeName(u.Host), true
+	}
+	p := u.Path
+	if u.Opaque != "" {
+		p = u.Opaque
+	}
+	if u.RawQuery != "" {
+		p += "?" + u.RawQuery
+	}
+	return SafeName(p), true
+}
+
+// SafeName makes s one safe path element (see ExpandSource).
+func SafeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	n := strings.Trim(string(b), "_")
+	if len(n) > MaxFieldLen {
+		n = n[:MaxFieldLen]
+	}
+	if strings.HasPrefix(n, ".") {
+		n = "_" + n[1:] // never "", ".", ".." or a hidden file
+	}
+	if n == "" {
+		n = "_"
+	}
+	return n
+}
+
+// HasSourceField reports whether tmpl names the source.
+func HasSourceField(tmpl string) bool {
+	for i := 0; i+1 < len(tmpl); i++ {
+		if tmpl[i] == '%' {
+			if tmpl[i+1] == '{' {
+				return true
+			}
+			i++
+		}
+	}
+	return false
+}
+
+// CheckDistinct returns an error when tmpl gives two of the sources the
+// same file names: with several sources it must tell them apart.
+func CheckDistinct(tmpl string, srcs []Source) error {
+	seen := make(map[string]int, len(srcs))
+	for i, s := range srcs {
+		name, err := ExpandSource(tmpl, s)
+		if err != nil {
+			return err
+		}
+		if j, ok := seen[name]; ok {
+			return fmt.Errorf("-o %q gives sources %d and %d (%s, %s) the same file names: name each source with %%{path}, %%{host} or %%{index}",
+				tmpl, srcs[j].Index, s.Index, mediaurl.Redact(srcs[j].URL), mediaurl.Redact(s.URL))
+		}
+		seen[name] = i
+	}
+	return nil
 }

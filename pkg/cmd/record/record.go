@@ -4,10 +4,12 @@ package record
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,7 @@ import (
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/mediaurl"
 	"github.com/avcat/avcat/pkg/progress"
 	rec "github.com/avcat/avcat/pkg/record"
 	"github.com/avcat/avcat/pkg/rtsp"
@@ -29,7 +32,9 @@ type Options struct {
 	Logger    func() *logging.Logger
 	Endpoints func() *endpoint.Resolver
 
-	URL       string
+	// URLs are the sources, from the arguments and then --sources.
+	URLs      []string
+	Sources   string
 	Output    string
 	Format    string
 	Segment   time.Duration
@@ -53,9 +58,9 @@ type Options struct {
 func NewCmdRecord(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints}
 	cmd := &cobra.Command{
-		Use:   "record URL -o TEMPLATE",
-		Short: "Record a stream to MP4, fMP4 or MPEG-TS files, segmented",
-		Long: `Record an RTSP or RTMP stream into files.
+		Use:   "record [URL...] -o TEMPLATE",
+		Short: "Record streams to MP4, fMP4 or MPEG-TS files, segmented",
+		Long: `Record RTSP or RTMP streams into files: one, or many cameras in one process.
 
 -o is a path or a strftime-style template such as cam1/%Y-%m-%d/%H-%M-%S.mp4; directories are
 created and an existing file is never overwritten. Names sort in time order: with --segment or
@@ -73,13 +78,38 @@ write error. MP4 is written as fragments while recording and gets one moov at cl
 ends as an ordinary MP4; fMP4 and MPEG-TS are flushed every second too, so even kill -9 loses
 at most the last second (an MP4 then stays a fragmented MP4). After a write error (a full
 disk) the last file is cut back to its last complete fragment and finalized there, or removed
-if nothing in it was complete; the error says which.`,
+if nothing in it was complete; the error says which.
+
+Several sources (URLs as arguments, and/or --sources FILE: one URL a line, # comments and
+blank lines skipped, - for stdin) are recorded at once, each on its own: its own connection,
+reconnect and backoff, so a dead camera never stalls the others. -o then must tell them apart
+with a source field (usable with one source too), or it is a usage error (exit 2) before
+anything connects:
+  %{path}   the URL's path and query as one safe name (rtsp://cam/live/main gives live_main)
+  %{host}   host and port as written (10.0.0.5_8554)
+  %{index}  the source's position, from 1
+Fields are made safe (bytes other than A-Z a-z 0-9 . _ - become _) and never carry a password.
+stderr prefixes each source's messages with "source N (URL)" and ends with one line per
+failed source. With several sources, a source that is still reconnecting when the run stops
+(signal or --duration of the others) counts as failed. The exit code is 0 when every source
+succeeded, else the code of the first failed source in the order given (docs/exit-codes.md).
+--stats-json tags each event of a source with "source" (its URL, password redacted).`,
 		Example: `  avcat record rtsp://cam/stream -o cam1/%Y-%m-%d/%H-%M-%S.mp4 --segment 10m
+  avcat record --sources cams.txt -o '%{host}/%{path}/%Y-%m-%d/%H-%M-%S.mp4' --segment 10m
   avcat record rtsp://cam/stream -o clip.ts --duration 1h
   avcat record rtsp://cam/stream -o cam.mp4 --format fmp4 --on-segment 'echo done:'`,
-		Args: cmdutil.ExactArgs(1, "URL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.URL = args[0]
+			opts.URLs = append([]string(nil), args...)
+			if opts.Sources != "" {
+				urls, err := readSources(opts.Sources, opts.IO)
+				if err != nil {
+					return err
+				}
+				opts.URLs = append(opts.URLs, urls...)
+			}
+			if len(opts.URLs) == 0 {
+				return cmdutil.FlagErrorf("missing URL argument (or --sources FILE)")
+			}
 			if opts.Output == "" {
 				return cmdutil.FlagErrorf("-o TEMPLATE is required")
 			}
@@ -98,8 +128,17 @@ if nothing in it was complete; the error says which.`,
 			if opts.RetryMin <= 0 || opts.RetryMax < opts.RetryMin {
 				return cmdutil.FlagErrorf("--retry-min must be positive and at most --retry-max")
 			}
-			if _, err := rec.Expand(opts.Output, time.Now()); err != nil {
+			tmpl, err := rec.ExpandSource(opts.Output, rec.Source{URL: opts.URLs[0], Index: 1})
+			if err == nil {
+				_, err = rec.Expand(tmpl, time.Now())
+			}
+			if err != nil {
 				return cmdutil.FlagErrorf("-o: %v", err)
+			}
+			if len(opts.URLs) > 1 {
+				if err := rec.CheckDistinct(opts.Output, opts.sources()); err != nil {
+					return cmdutil.FlagErrorf("%v", err)
+				}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -109,6 +148,7 @@ if nothing in it was complete; the error says which.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.Output, "output", "o", "", "output path or strftime template (required); a taken name gets _00001, _00002...")
+	fl.StringVar(&opts.Sources, "sources", "", "also record the URLs listed in FILE, one a line (# comments; - for stdin)")
 	fl.StringVar(&opts.Format, "format", "", "mp4, fmp4 or ts (default: from the extension)")
 	fl.DurationVar(&opts.Segment, "segment", 0, "start a new file every DURATION (at the next keyframe)")
 	fl.DurationVar(&opts.Duration, "duration", 0, "stop after this much media, from the first keyframe (as ffmpeg -t)")
@@ -150,6 +190,33 @@ func (opts *Options) outputFormat() (string, error) {
 	return "", fault.New(fault.Usage, "unknown --format %q: want mp4, fmp4 or ts", f)
 }
 
+// sources numbers the URLs for the template fields.
+func (opts *Options) sources() []rec.Source {
+	out := make([]rec.Source, len(opts.URLs))
+	for i, u := range opts.URLs {
+		out[i] = rec.Source{URL: u, Index: i + 1}
+	}
+	return out
+}
+
+// readSources reads --sources: a file, or stdin for "-".
+func readSources(path string, ios *iostreams.IOStreams) ([]string, error) {
+	var r io.Reader = ios.In
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, cmdutil.FlagErrorf("--sources: %v", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	urls, err := rec.ParseSources(r)
+	if err != nil {
+		return nil, cmdutil.FlagErrorf("--sources %s: %v", path, err)
+	}
+	return urls, nil
+}
+
 func recordRun(ctx context.Context, opts *Options) (err error) {
 	log := opts.Logger()
 	format, err := opts.outputFormat()
@@ -157,46 +224,222 @@ func recordRun(ctx context.Context, opts *Options) (err error) {
 		return err
 	}
 	resolver := opts.Endpoints()
-	if _, _, err := resolver.Source(opts.URL, endpoint.SourceOptions{}); err != nil {
-		return err // a malformed URL fails before anything else
+	for _, u := range opts.URLs {
+		if _, _, err := resolver.Source(u, endpoint.SourceOptions{}); err != nil {
+			if len(opts.URLs) > 1 {
+				return fmt.Errorf("%s: %w", mediaurl.Redact(u), err)
+			}
+			return err // a malformed URL fails before anything else
+		}
 	}
 	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
 	if err != nil {
 		return err
 	}
 	defer jsonOut.Close()
-	var files []string
 	start := time.Now()
-	defer func() {
-		jsonOut.Event("end", recordEnd{Elapsed: time.Since(start).Seconds(), Files: len(files), Error: errString(err)})
+	srcs := opts.sources()
+	runs := make([]*sourceRun, len(srcs))
+	for i, s := range srcs {
+		runs[i] = &sourceRun{src: s, log: log, json: jsonOut}
+		runs[i].template, _ = rec.ExpandSource(opts.Output, s) // checked by RunE
+	}
+	if len(runs) == 1 {
+		r := runs[0]
+		defer func() {
+			jsonOut.Event("end", recordEnd{Elapsed: time.Since(start).Seconds(), Files: len(r.files), Error: errString(err)})
+		}()
+		return r.record(ctx, opts, resolver, format)
+	}
+	for _, r := range runs {
+		r.multi = true
+		r.prefix = fmt.Sprintf("source %d (%s): ", r.src.Index, mediaurl.Redact(r.src.URL))
+		r.json = jsonOut.WithSource(mediaurl.Redact(r.src.URL))
+	}
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.err = r.record(ctx, opts, resolver, format)
+			r.json.Event("end", recordEnd{Elapsed: time.Since(start).Seconds(), Files: r.fileCount(), Error: errString(r.err)})
+		}()
+	}
+	stopLine := startTotalLine(opts.IO, runs, start)
+	wg.Wait()
+	stopLine()
+	return summarize(log, jsonOut, runs, start)
+}
+
+// summarize names each failed source on its own line and picks the exit
+// code: that of the first failed source, in the order given.
+func summarize(log *logging.Logger, jsonOut *progress.JSONWriter, runs []*sourceRun, start time.Time) error {
+	var first *sourceRun
+	failed, files := 0, 0
+	for _, r := range runs {
+		files += r.fileCount()
+		if r.err == nil {
+			continue
+		}
+		failed++
+		if first == nil {
+			first = r
+		}
+		log.Infof("avcat: %sfailed: %s", r.prefix, mediaurl.RedactText(r.err.Error()))
+	}
+	var err error
+	if first != nil {
+		err = fault.New(cmdutil.Classify(first.err), "%d of %d sources failed (the exit code is source %d's)", failed, len(runs), first.src.Index)
+	}
+	jsonOut.Event("end", recordEnd{Elapsed: time.Since(start).Seconds(), Files: files, Error: errString(err)})
+	return err
+}
+
+// startTotalLine shows one live line for all sources on a terminal: the
+// sums of their current connections, and how many are up. The returned
+// func ends it.
+func startTotalLine(ios *iostreams.IOStreams, runs []*sourceRun, start time.Time) func() {
+	if !ios.IsStderrTTY() {
+		return func() {}
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		var lastB uint64
+		lastT := start
+		for {
+			select {
+			case <-stop:
+				fmt.Fprint(ios.ErrOut, "\r\x1b[K")
+				return
+			case now := <-tick.C:
+				f := progress.Figures{Elapsed: now.Sub(start).Seconds()}
+				up := 0
+				for _, r := range runs {
+					c, live := r.figures()
+					if live {
+						up++
+					}
+					f.Bytes += c.Bytes
+					f.Frames += c.Frames
+					f.Lost += c.Lost
+					f.Dropped += c.Dropped
+				}
+				if dt := now.Sub(lastT).Seconds(); dt > 0 && f.Bytes >= lastB {
+					f.BitrateBps = float64(f.Bytes-lastB) * 8 / dt
+				}
+				lastB, lastT = f.Bytes, now
+				f.Extra = fmt.Sprintf("%d/%d sources up", up, len(runs))
+				fmt.Fprint(ios.ErrOut, progress.StatusLine(f))
+			}
+		}
 	}()
+	return func() { close(stop); <-done }
+}
+
+// sourceRun records one source: its own sessions, reconnects and files.
+type sourceRun struct {
+	src      rec.Source
+	template string // -o with the source fields filled in
+	log      *logging.Logger
+	json     *progress.JSONWriter
+	multi    bool   // one of several sources
+	prefix   string // names the source in messages when multi
+	err      error
+
+	mu    sync.Mutex
+	files []string
+	past  progress.Figures   // totals of the finished connections
+	cur   *progress.Reporter // the live connection's
+}
+
+func (r *sourceRun) fileCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.files)
+}
+
+// figures are the source's totals so far, and whether it is connected.
+func (r *sourceRun) figures() (progress.Figures, bool) {
+	r.mu.Lock()
+	cur, f := r.cur, r.past
+	r.mu.Unlock()
+	if cur == nil {
+		return f, false
+	}
+	c := cur.Figures()
+	f.Bytes += c.Bytes
+	f.Frames += c.Frames
+	f.Lost += c.Lost
+	f.Dropped += c.Dropped
+	return f, true
+}
+
+func (r *sourceRun) setReporter(rep *progress.Reporter) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rep == nil && r.cur != nil {
+		c := r.cur.Figures()
+		r.past.Bytes += c.Bytes
+		r.past.Frames += c.Frames
+		r.past.Lost += c.Lost
+		r.past.Dropped += c.Dropped
+	}
+	r.cur = rep
+}
+
+func (r *sourceRun) infof(format string, args ...any) { r.log.Infof(r.prefix+format, args...) }
+func (r *sourceRun) warnf(format string, args ...any) { r.log.Warnf(r.prefix+format, args...) }
+
+// record runs one source until it ends, fails for good or ctx is done,
+// reconnecting with backoff.
+func (r *sourceRun) record(ctx context.Context, opts *Options, resolver *endpoint.Resolver, format string) (err error) {
+	jsonOut := r.json
 	onSegment := func(path string) {
-		files = append(files, path)
-		log.Infof("recorded %s", path)
+		r.mu.Lock()
+		r.files = append(r.files, path)
+		r.mu.Unlock()
+		r.infof("recorded %s", path)
 		ev := segmentEvent{Path: path}
 		if st, err := os.Stat(path); err == nil {
 			ev.Bytes = st.Size()
 		}
 		jsonOut.Event("segment", ev)
 		if opts.OnSegment != "" {
-			runHook(opts.OnSegment, path, log)
+			runHook(opts.OnSegment, path, r.log)
 		}
+	}
+	files := func() []string {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.files
+	}
+	// stopped: the run ends while the source is down. Alone, that is a
+	// clean stop; one of several sources reports that it was down.
+	stopped := func(lastErr error) error {
+		if r.multi && lastErr != nil {
+			return fmt.Errorf("down when the run stopped: %w", lastErr)
+		}
+		return nil
 	}
 	backoff := opts.RetryMin
 	ever := false              // some connection delivered media
 	var recorded time.Duration // media recorded so far, for --duration
+	var lastErr error          // why the last connection ended
 	for {
 		if opts.Duration > 0 && recorded >= opts.Duration {
 			return nil
 		}
 		seg := &rec.Segmenter{
-			Template: opts.Output, Segment: opts.Segment, MaxSize: int64(opts.MaxSize), OnSegment: onSegment,
+			Template: r.template, Segment: opts.Segment, MaxSize: int64(opts.MaxSize), OnSegment: onSegment,
 			New: func(path string) (engine.Sink, error) {
 				sink, _, err := endpoint.FileSink(path, nil, endpoint.SinkFileOptions{Format: formatFor(format)})
 				return sink, err
 			},
 		}
-		src, _, err := resolver.Source(opts.URL, endpoint.SourceOptions{
+		src, _, err := resolver.Source(r.src.URL, endpoint.SourceOptions{
 			Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure,
 		})
 		if err != nil {
@@ -210,16 +453,18 @@ func recordRun(ctx context.Context, opts *Options) (err error) {
 		_, err = sess.Open(ctx)
 		gotMedia := false
 		if err == nil {
-			rep := &progress.Reporter{IO: opts.IO, Session: sess, Verb: "recorded", JSON: jsonOut, EndEvent: "connection_end"}
+			rep := &progress.Reporter{IO: opts.IO, Session: sess, Verb: "recorded", JSON: jsonOut, EndEvent: "connection_end", Quiet: r.multi}
 			rep.Start()
+			r.setReporter(rep)
 			err = sess.Run(ctx)
 			rep.Stop()
+			r.setReporter(nil)
 			recorded += sess.MediaTime()
 			if ctx.Err() != nil {
-				return finalErr(err, files)
+				return finalErr(err, files())
 			}
 			if err == nil && sess.Reason() == engine.StopDuration {
-				if len(files) == 0 {
+				if len(files()) == 0 {
 					return fault.New(fault.Network, "no usable media within --duration %s: nothing recorded", opts.Duration)
 				}
 				return nil
@@ -229,7 +474,7 @@ func recordRun(ctx context.Context, opts *Options) (err error) {
 				err = fault.New(fault.Network, "the source ended the stream")
 			}
 		} else if ctx.Err() != nil {
-			return nil
+			return stopped(lastErr)
 		}
 		if gotMedia {
 			ever = true
@@ -243,12 +488,13 @@ func recordRun(ctx context.Context, opts *Options) (err error) {
 		if !retryable(err) || !opts.Reconnect {
 			return err
 		}
-		log.Warnf("source lost (%v); reconnecting in %s", err, backoff)
+		lastErr = err
+		r.warnf("source lost (%v); reconnecting in %s", err, backoff)
 		jsonOut.Event("reconnect", reconnectEvent{Error: errString(err), DelaySec: backoff.Seconds()})
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			return nil
+			return stopped(lastErr)
 		}
 		backoff = min(2*backoff, opts.RetryMax)
 	}

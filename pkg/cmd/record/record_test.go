@@ -3,6 +3,7 @@ package record_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,13 +15,24 @@ import (
 )
 
 func TestRecordFlags(t *testing.T) {
+	dir := t.TempDir()
+	sources, bad, empty := filepath.Join(dir, "cams.txt"), filepath.Join(dir, "bad.txt"), filepath.Join(dir, "empty.txt")
+	for p, text := range map[string]string{
+		sources: "# cameras\nrtsp://a/1\n\nrtsp://b/2  # yard\n",
+		bad:     "rtsp://a/1\nrtsp://a/2 rtsp://a/3\n",
+		empty:   "# none yet\n",
+	} {
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cases := []struct {
 		args    []string
 		wantErr string
 		check   func(*testing.T, *record.Options)
 	}{
 		{args: []string{"-o", "x.mp4", "rtsp://cam/x"}, check: func(t *testing.T, o *record.Options) {
-			if o.URL != "rtsp://cam/x" || o.Output != "x.mp4" || !o.Reconnect || o.RetryMin != 500*time.Millisecond ||
+			if len(o.URLs) != 1 || o.URLs[0] != "rtsp://cam/x" || o.Output != "x.mp4" || !o.Reconnect || o.RetryMin != 500*time.Millisecond ||
 				o.RetryMax != 30*time.Second || o.Transport != "auto" || o.Segment != 0 || o.Duration != 0 || o.Format != "" {
 				t.Fatalf("defaults: %+v", o)
 			}
@@ -53,6 +65,30 @@ func TestRecordFlags(t *testing.T) {
 		{args: []string{"-o", "cam/%Q.mp4", "rtsp://cam/x"}, wantErr: "unknown directive %Q"},
 		{args: []string{"-o", "cam/100%", "rtsp://cam/x"}, wantErr: "lone %"},
 		{args: []string{"-o", "x.mp4"}, wantErr: "missing URL"},
+		// Several sources.
+		{args: []string{"-o", "%{host}/%{path}-%{index}.mp4", "rtsp://a/1", "rtmp://b/2"}, check: func(t *testing.T, o *record.Options) {
+			if !slices.Equal(o.URLs, []string{"rtsp://a/1", "rtmp://b/2"}) || o.Output != "%{host}/%{path}-%{index}.mp4" {
+				t.Fatalf("parsed: %+v", o)
+			}
+		}},
+		{args: []string{"-o", "%{path}.mp4", "--sources", sources, "rtsp://a/0"}, check: func(t *testing.T, o *record.Options) {
+			if !slices.Equal(o.URLs, []string{"rtsp://a/0", "rtsp://a/1", "rtsp://b/2"}) || o.Sources != sources {
+				t.Fatalf("arguments, then the list: %q", o.URLs)
+			}
+		}},
+		{args: []string{"-o", "%{path}.mp4", "--sources", sources}, check: func(t *testing.T, o *record.Options) {
+			if !slices.Equal(o.URLs, []string{"rtsp://a/1", "rtsp://b/2"}) {
+				t.Fatalf("the list: %q", o.URLs)
+			}
+		}},
+		{args: []string{"-o", "%{path}.mp4", "rtsp://a/1"}, check: func(t *testing.T, o *record.Options) {}},
+		{args: []string{"-o", "cam/%Y.mp4", "rtsp://a/1", "rtsp://b/2"}, wantErr: "gives sources 1 and 2 (rtsp://a/1, rtsp://b/2) the same file names"},
+		{args: []string{"-o", "%{host}.mp4", "rtsp://a/1", "rtsp://u:secret@a/2"}, wantErr: "sources 1 and 2"},
+		{args: []string{"-o", "%{path}.mp4", "rtsp://a/x", "rtsp://b/x"}, wantErr: "sources 1 and 2"},
+		{args: []string{"-o", "%{name}.mp4", "rtsp://a/1"}, wantErr: "unknown field %{name}"},
+		{args: []string{"-o", "%{index}.mp4", "--sources", filepath.Join(dir, "missing.txt")}, wantErr: "--sources: open"},
+		{args: []string{"-o", "%{index}.mp4", "--sources", bad}, wantErr: "line 2: one URL a line"},
+		{args: []string{"-o", "%{index}.mp4", "--sources", empty}, wantErr: "missing URL"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
