@@ -42,6 +42,9 @@ type CameraFaults struct {
 	Digest    bool
 	StaleFlag bool // with Digest: that 401 says stale=TRUE
 	AnyNonce  bool // with Digest: a right response for any nonce is accepted
+	// BareRefusal (with Digest): that 401 has no challenge and the
+	// connection closes, as gortsplib's server does.
+	BareRefusal bool
 }
 
 // Credentials and realm of a FakeCamera with Digest.
@@ -222,7 +225,7 @@ func (cc *camConn) answer(method, url string, h map[string]string) bool {
 	}
 	if f.Digest && method != "OPTIONS" {
 		if hdr := cc.checkAuth(method, url, h["authorization"]); hdr != nil {
-			return cc.reply(401, "Unauthorized", cseq, hdr, "")
+			return cc.reply(401, "Unauthorized", cseq, hdr, "") && len(hdr) > 0
 		}
 	}
 	switch method {
@@ -298,8 +301,8 @@ func (cc *camConn) answer(method, url string, h map[string]string) bool {
 	return cc.reply(501, "Not Implemented", cseq, nil, "")
 }
 
-// checkAuth returns the WWW-Authenticate lines of a 401, or nil when the
-// request carries a right Digest response.
+// checkAuth returns the WWW-Authenticate lines of a 401 (none: close after
+// it), or nil when the request carries a right Digest response.
 func (cc *camConn) checkAuth(method, url, authz string) []string {
 	f := cc.cam.Faults
 	stale := false
@@ -316,6 +319,9 @@ func (cc *camConn) checkAuth(method, url, authz string) []string {
 				return nil
 			}
 			// Right credentials, a nonce that is not this connection's.
+			if f.BareRefusal {
+				return []string{}
+			}
 			cc.nonce, _ = auth.GenerateNonce()
 			stale = f.StaleFlag
 		}

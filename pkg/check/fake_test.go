@@ -63,6 +63,7 @@ func TestFakeCameras(t *testing.T) {
 		{"digest", testpeer.CameraFaults{Digest: true}, "auto", nil},
 		{"digest, stale=TRUE", testpeer.CameraFaults{Digest: true, StaleFlag: true}, "tcp", nil},
 		{"digest accepting any nonce", testpeer.CameraFaults{Digest: true, AnyNonce: true}, "auto", []string{"auth.stale-nonce=fail"}},
+		{"digest, 401 without challenge", testpeer.CameraFaults{Digest: true, BareRefusal: true}, "auto", []string{"auth.stale-nonce=warn"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -150,9 +151,11 @@ func TestFakeCameraStaleNonce(t *testing.T) {
 		status check.Status
 		says   string
 	}{
-		{"plain 401", testpeer.CameraFaults{Digest: true}, creds, check.Pass, "401 with a fresh nonce, no stale flag (fine for a nonce it never issued); answering it: 200 OK"},
-		{"stale=TRUE", testpeer.CameraFaults{Digest: true, StaleFlag: true}, creds, check.Pass, "401 with a fresh nonce, stale=TRUE; answering it: 200 OK"},
+		{"plain 401", testpeer.CameraFaults{Digest: true}, creds, check.Pass, "401 with a new nonce, no stale flag (fine for a nonce it never issued); answering it: 200 OK"},
+		{"stale=TRUE", testpeer.CameraFaults{Digest: true, StaleFlag: true}, creds, check.Pass, "401 with a new nonce, stale=TRUE; answering it: 200 OK"},
 		{"any nonce", testpeer.CameraFaults{Digest: true, AnyNonce: true}, creds, check.Fail, "200 OK in "},
+		{"401 without challenge", testpeer.CameraFaults{Digest: true, BareRefusal: true}, creds, check.Warn,
+			"401 for a nonce it never issued, but with no Digest challenge, then it closed the connection"},
 		{"no credentials", testpeer.CameraFaults{Digest: true}, "", check.Skip, "no credentials"},
 		{"no authentication", testpeer.CameraFaults{}, creds, -1, ""},
 	} {

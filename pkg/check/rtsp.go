@@ -382,9 +382,11 @@ func (run *rtspRun) staleNonce() {
 		return
 	}
 	var forged base.HeaderValue
+	issued := map[string]bool{}
 	for _, v := range c.wwwAuth {
 		var a headers.Authenticate
 		if a.Unmarshal(base.HeaderValue{v}) == nil && a.Method == headers.AuthMethodDigest {
+			issued[a.Nonce] = true
 			a.Nonce, a.Stale = nonce, nil
 			forged = append(forged, a.Marshal()...)
 		}
@@ -417,7 +419,13 @@ func (run *rtspRun) staleNonce() {
 	}
 	switch {
 	case fresh == "":
-		r.Add(id, Fail, refStale, "401 for a nonce it never issued, without a Digest challenge: a client cannot recover")
+		// RFC 7826 §17.4.2 wants a challenge with every 401; without one a
+		// client has to reconnect to log in again.
+		after := "the connection stays open"
+		if _, err := c.doOnce(base.Options, run.u, nil); err != nil {
+			after = "then it closed the connection"
+		}
+		r.Add(id, Warn, refStale, "401 for a nonce it never issued, but with no Digest challenge, %s: a client must reconnect to log in again", after)
 		return
 	case fresh == nonce:
 		r.Add(id, Fail, refStale, "401 for a nonce it never issued, challenging with that same nonce: it adopts nonces clients make up")
@@ -427,18 +435,23 @@ func (run *rtspRun) staleNonce() {
 	if !stale {
 		flag = "no stale flag (fine for a nonce it never issued)"
 	}
+	if issued[fresh] {
+		flag = "the nonce of the login, " + flag
+	} else {
+		flag = "a new nonce, " + flag
+	}
 	if !c.answerChallenge(res.Header["WWW-Authenticate"]) {
-		r.Add(id, Fail, refStale, "401 with a fresh nonce, %s, that the credentials cannot answer", flag)
+		r.Add(id, Fail, refStale, "401 with %s, that the credentials cannot answer", flag)
 		return
 	}
 	again, err := c.doOnce(base.Describe, run.u, accept)
 	switch {
 	case err != nil:
-		r.Add(id, Fail, refStale, "401 with a fresh nonce, %s; answering it: %v", flag, err)
+		r.Add(id, Fail, refStale, "401 with %s; answering it: %v", flag, err)
 	case again.StatusCode != base.StatusOK:
-		r.Add(id, Fail, refStale, "401 with a fresh nonce, %s; answering it: %s, a client cannot recover", flag, statusText(again))
+		r.Add(id, Fail, refStale, "401 with %s; answering it: %s, a client cannot recover", flag, statusText(again))
 	default:
-		r.Add(id, Pass, refStale, "401 with a fresh nonce, %s; answering it: %s", flag, statusText(again))
+		r.Add(id, Pass, refStale, "401 with %s; answering it: %s", flag, statusText(again))
 	}
 }
 
