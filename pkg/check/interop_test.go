@@ -69,7 +69,7 @@ func TestNginxRTMP(t *testing.T) {
 // without TLS is flagged, and the login works on every connection.
 func TestGstRTSPServerAuth(t *testing.T) {
 	// A right Digest response for a nonce it never issued: GstRtspServer
-	// answers 401 with a fresh challenge, which then works.
+	// 1.22 answers 401 with a new nonce (no stale flag), which then works.
 	for _, c := range []struct {
 		auth, schemes string
 		stale         check.Status
