@@ -335,15 +335,18 @@ func (run *rtspRun) authChecks(c *rtspConn) {
 		r.Add("auth.stale-nonce", Skip, refStale, "no login")
 	default:
 		code := c.methodCodes[string(base.Describe)]
-		switch {
-		case code == base.StatusUnauthorized || code == base.StatusForbidden:
+		if code == base.StatusUnauthorized || code == base.StatusForbidden {
 			r.Add("auth.login", Fail, refAuth, "credentials refused (%d)", code)
 			r.Add("auth.stale-nonce", Skip, refStale, "no login")
+			return
+		}
+		r.Add("auth.login", Pass, refAuth, "accepted")
+		switch {
 		case !digest:
-			r.Add("auth.login", Pass, refAuth, "accepted")
 			r.Add("auth.stale-nonce", Skip, refStale, "no Digest offered")
+		case code != base.StatusOK:
+			r.Add("auth.stale-nonce", Skip, refStale, "DESCRIBE did not succeed")
 		default:
-			r.Add("auth.login", Pass, refAuth, "accepted")
 			run.staleNonce()
 		}
 	}
