@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v5/pkg/auth"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
@@ -33,7 +36,23 @@ type CameraFaults struct {
 	// A session that hears nothing for that long is gone (454).
 	SessionTimeout int
 	KeepsSessions  bool // never drops a session, whatever its timeout
+	// Digest makes every request but OPTIONS need Digest MD5 credentials
+	// (CameraUser, CameraPass), with a nonce per connection. A right
+	// response for another nonce gets 401 and a fresh nonce.
+	Digest    bool
+	StaleFlag bool // with Digest: that 401 says stale=TRUE
+	AnyNonce  bool // with Digest: a right response for any nonce is accepted
+	// BareRefusal (with Digest): that 401 has no challenge and the
+	// connection closes, as gortsplib's server does.
+	BareRefusal bool
 }
+
+// Credentials and realm of a FakeCamera with Digest.
+const (
+	CameraUser  = "cam"
+	CameraPass  = "s3cret"
+	cameraRealm = "fake camera"
+)
 
 // FakeCamera is an in-process RTSP camera on 127.0.0.1: one H.264 track
 // (640x480, 25 fps, an IDR with in-band SPS/PPS every 25 frames) over UDP or
@@ -105,10 +124,12 @@ type camConn struct {
 	start    time.Time
 	ssrc     uint32
 	rtpStart uint32
+	nonce    string // Digest nonce of this connection
 }
 
 func (cam *FakeCamera) handle(c net.Conn) {
 	cc := &camConn{cam: cam, c: c, ssrc: 0x0BADCAFE, rtpStart: 1000, seq: 100}
+	cc.nonce, _ = auth.GenerateNonce()
 	defer cc.stop()
 	defer cc.endSession()
 	defer func() {
@@ -202,6 +223,11 @@ func (cc *camConn) answer(method, url string, h map[string]string) bool {
 			return cc.reply(454, "Session Not Found", cseq, nil, "")
 		}
 	}
+	if f.Digest && method != "OPTIONS" {
+		if hdr := cc.checkAuth(method, url, h["authorization"]); hdr != nil {
+			return cc.reply(401, "Unauthorized", cseq, hdr, "") && len(hdr) > 0
+		}
+	}
 	switch method {
 	case "OPTIONS":
 		return cc.reply(200, "OK", cseq, []string{"Public: " + public}, "")
@@ -273,6 +299,42 @@ func (cc *camConn) answer(method, url string, h map[string]string) bool {
 		return cc.reply(200, "OK", cseq, sess, "")
 	}
 	return cc.reply(501, "Not Implemented", cseq, nil, "")
+}
+
+// checkAuth returns the WWW-Authenticate lines of a 401 (none: close after
+// it), or nil when the request carries a right Digest response.
+func (cc *camConn) checkAuth(method, url, authz string) []string {
+	f := cc.cam.Faults
+	stale := false
+	if u, err := base.ParseURL(url); err == nil && authz != "" {
+		req := &base.Request{Method: base.Method(method), URL: u, Header: base.Header{"Authorization": base.HeaderValue{authz}}}
+		methods := []auth.VerifyMethod{auth.VerifyMethodDigestMD5}
+		if auth.Verify(req, CameraUser, CameraPass, methods, cameraRealm, cc.nonce) == nil {
+			return nil
+		}
+		var a headers.Authorization
+		if a.Unmarshal(req.Header["Authorization"]) == nil &&
+			auth.Verify(req, CameraUser, CameraPass, methods, cameraRealm, a.Nonce) == nil {
+			if f.AnyNonce {
+				return nil
+			}
+			// Right credentials, a nonce that is not this connection's.
+			if f.BareRefusal {
+				return []string{}
+			}
+			cc.nonce, _ = auth.GenerateNonce()
+			stale = f.StaleFlag
+		}
+	}
+	www := auth.GenerateWWWAuthenticate([]auth.VerifyMethod{auth.VerifyMethodDigestMD5}, cameraRealm, cc.nonce)
+	if stale {
+		www[0] += ", stale=TRUE"
+	}
+	out := make([]string, len(www))
+	for i, v := range www {
+		out[i] = "WWW-Authenticate: " + v
+	}
+	return out
 }
 
 // beginSession counts this connection's session; false when OneSession

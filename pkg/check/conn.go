@@ -123,15 +123,25 @@ func (c *rtspConn) do(method base.Method, u *base.URL, header base.Header) (*rep
 		}
 		// Answer with credentials once; a new challenge (a first one, a
 		// stale or per-connection nonce) gets a new sender.
-		if c.user != "" {
-			s := &auth.Sender{WWWAuth: res.Header["WWW-Authenticate"], User: c.user, Pass: c.pass}
-			if s.Initialize() == nil {
-				c.sender = s
-				return c.doOnce(method, u, header)
-			}
+		if c.answerChallenge(res.Header["WWW-Authenticate"]) {
+			return c.doOnce(method, u, header)
 		}
 	}
 	return res, nil
+}
+
+// answerChallenge makes the next requests answer the challenge of a 401,
+// when there are credentials and a scheme they fit.
+func (c *rtspConn) answerChallenge(www base.HeaderValue) bool {
+	if c.user == "" {
+		return false
+	}
+	s := &auth.Sender{WWWAuth: www, User: c.user, Pass: c.pass}
+	if s.Initialize() != nil {
+		return false
+	}
+	c.sender = s
+	return true
 }
 
 func (c *rtspConn) doOnce(method base.Method, u *base.URL, header base.Header) (*reply, error) {

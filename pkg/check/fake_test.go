@@ -60,6 +60,10 @@ func TestFakeCameras(t *testing.T) {
 		{"no RTCP", testpeer.CameraFaults{NoRTCP: true}, "auto", []string{"rtcp.sr=warn"}},
 		{"malformed Range", testpeer.CameraFaults{BadRange: true}, "tcp", []string{"play.range=fail"}},
 		{"REDIRECT from the server", testpeer.CameraFaults{SendsRedirect: true}, "tcp", []string{"rtsp.server-requests=warn"}},
+		{"digest", testpeer.CameraFaults{Digest: true}, "auto", nil},
+		{"digest, stale=TRUE", testpeer.CameraFaults{Digest: true, StaleFlag: true}, "tcp", nil},
+		{"digest accepting any nonce", testpeer.CameraFaults{Digest: true, AnyNonce: true}, "auto", []string{"auth.stale-nonce=fail"}},
+		{"digest, 401 without challenge", testpeer.CameraFaults{Digest: true, BareRefusal: true}, "auto", []string{"auth.stale-nonce=warn"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -69,7 +73,11 @@ func TestFakeCameras(t *testing.T) {
 			if c.faults.NoRTCP {
 				dur = 5 * time.Second // a shorter run cannot tell (RFC 3550 §6.2)
 			}
-			r := runCheck(t, cam.URL("rtsp", "cam"), c.transport, dur)
+			url := cam.URL("rtsp", "cam")
+			if c.faults.Digest {
+				url = strings.Replace(url, "://", "://"+testpeer.CameraUser+":"+testpeer.CameraPass+"@", 1)
+			}
+			r := runCheck(t, url, c.transport, dur)
 			got := notPassed(r)
 			if strings.Join(got, " ") != strings.Join(c.want, " ") {
 				var b strings.Builder
@@ -127,6 +135,49 @@ func TestFakeRTMP(t *testing.T) {
 			}
 			if len(r.Find("rtmp.timestamps")) != 1 || len(r.Find("rtmp.sequence-headers")) != 1 {
 				t.Errorf("RTMP checks missing:\n%+v", r.Checks)
+			}
+		})
+	}
+}
+
+// auth.stale-nonce: what the camera answered a right Digest response for a
+// nonce it never issued, and skipped when it cannot run.
+func TestFakeCameraStaleNonce(t *testing.T) {
+	creds := testpeer.CameraUser + ":" + testpeer.CameraPass + "@"
+	for _, c := range []struct {
+		name   string
+		faults testpeer.CameraFaults
+		creds  string
+		status check.Status
+		says   string
+	}{
+		{"plain 401", testpeer.CameraFaults{Digest: true}, creds, check.Pass, "401 with a new nonce, no stale flag (fine for a nonce it never issued); answering it: 200 OK"},
+		{"stale=TRUE", testpeer.CameraFaults{Digest: true, StaleFlag: true}, creds, check.Pass, "401 with a new nonce, stale=TRUE; answering it: 200 OK"},
+		{"any nonce", testpeer.CameraFaults{Digest: true, AnyNonce: true}, creds, check.Fail, "200 OK in "},
+		{"401 without challenge", testpeer.CameraFaults{Digest: true, BareRefusal: true}, creds, check.Warn,
+			"401 for a nonce it never issued, but with no Digest challenge, then it closed the connection"},
+		{"no credentials", testpeer.CameraFaults{Digest: true}, "", check.Skip, "no credentials"},
+		{"no authentication", testpeer.CameraFaults{}, creds, -1, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cam := testpeer.StartFakeCamera(t, c.faults)
+			url := strings.Replace(cam.URL("rtsp", "cam"), "://", "://"+c.creds, 1)
+			r := runCheck(t, url, "tcp", 500*time.Millisecond)
+			var b strings.Builder
+			_ = check.WriteText(&b, r, false)
+			if strings.Contains(b.String(), testpeer.CameraPass) {
+				t.Fatalf("password in the report:\n%s", b.String())
+			}
+			cs := r.Find("auth.stale-nonce")
+			if c.status < 0 {
+				if len(cs) != 0 {
+					t.Fatalf("reported without authentication:\n%s", b.String())
+				}
+				return
+			}
+			if len(cs) != 1 || cs[0].Status != c.status || !strings.HasPrefix(cs[0].Observed, c.says) || cs[0].Ref != "RFC 2617 §3.2.1, RFC 7616 §3.3" {
+				t.Fatalf("auth.stale-nonce: %+v\n%s", cs, b.String())
 			}
 		})
 	}

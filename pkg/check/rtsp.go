@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v5/pkg/auth"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/headers"
@@ -26,6 +27,7 @@ const (
 	refRedirect  = "RFC 2326 §11.3.3"
 	refAuth      = "RFC 2617 §2, RFC 7826 §19.1"
 	refAuthSHA   = "RFC 7616 §3.3"
+	refStale     = "RFC 2617 §3.2.1, RFC 7616 §3.3"
 	refSetup     = "RFC 2326 §10.4, §12.39"
 	refSessionTO = "RFC 2326 §12.37"
 	refPlay      = "RFC 2326 §10.5"
@@ -296,8 +298,7 @@ func (run *rtspRun) authChecks(c *rtspConn) {
 		return
 	}
 	var schemes []string
-	basic := false
-	sha := false
+	basic, digest, sha := false, false, false
 	for _, v := range www {
 		var a headers.Authenticate
 		if err := a.Unmarshal(base.HeaderValue{v}); err != nil {
@@ -309,9 +310,10 @@ func (run *rtspRun) authChecks(c *rtspConn) {
 			basic = true
 			schemes = append(schemes, "Basic")
 		case a.Algorithm != nil && *a.Algorithm == headers.AuthAlgorithmSHA256:
-			sha = true
+			sha, digest = true, true
 			schemes = append(schemes, "Digest SHA-256")
 		default:
+			digest = true
 			schemes = append(schemes, "Digest MD5")
 		}
 	}
@@ -327,15 +329,132 @@ func (run *rtspRun) authChecks(c *rtspConn) {
 	switch {
 	case run.cfg.User == "":
 		r.Add("auth.login", Fail, refAuth, "401 and no credentials given (--user/--pass)")
+		r.Add("auth.stale-nonce", Skip, refStale, "no credentials")
 	case c.sender == nil:
 		r.Add("auth.login", Fail, refAuth, "no usable scheme among: %s", list)
+		r.Add("auth.stale-nonce", Skip, refStale, "no login")
 	default:
 		code := c.methodCodes[string(base.Describe)]
 		if code == base.StatusUnauthorized || code == base.StatusForbidden {
 			r.Add("auth.login", Fail, refAuth, "credentials refused (%d)", code)
-		} else {
-			r.Add("auth.login", Pass, refAuth, "accepted")
+			r.Add("auth.stale-nonce", Skip, refStale, "no login")
+			return
 		}
+		r.Add("auth.login", Pass, refAuth, "accepted")
+		switch {
+		case !digest:
+			r.Add("auth.stale-nonce", Skip, refStale, "no Digest offered")
+		case code != base.StatusOK:
+			r.Add("auth.stale-nonce", Skip, refStale, "DESCRIBE did not succeed")
+		default:
+			run.staleNonce()
+		}
+	}
+}
+
+// staleNonce logs in on a new connection, then sends a DESCRIBE whose Digest
+// response is right but for a nonce the server never issued. The server
+// must refuse it with a fresh challenge (stale=TRUE is for a nonce it did
+// issue and let expire; for an unknown one a plain 401 is enough), and
+// answering that challenge must work.
+func (run *rtspRun) staleNonce() {
+	const id = "auth.stale-nonce"
+	r := run.r
+	c, _, err := run.dial(run.u)
+	if err != nil {
+		r.Add(id, Warn, refStale, "second connection: %v", err)
+		return
+	}
+	defer c.close()
+	accept := base.Header{"Accept": base.HeaderValue{"application/sdp"}}
+	res, err := c.do(base.Describe, run.u, accept)
+	switch {
+	case err != nil:
+		r.Add(id, Warn, refStale, "login on a second connection: %v", err)
+		return
+	case c.sender == nil:
+		r.Add(id, Skip, refStale, "DESCRIBE on a second connection needs no credentials (%s)", statusText(res))
+		return
+	case res.StatusCode != base.StatusOK:
+		r.Add(id, Skip, refStale, "login on a second connection: %s", statusText(res))
+		return
+	}
+	nonce, err := auth.GenerateNonce()
+	if err != nil {
+		r.Add(id, Skip, refStale, "%v", err)
+		return
+	}
+	var forged base.HeaderValue
+	issued := map[string]bool{}
+	for _, v := range c.wwwAuth {
+		var a headers.Authenticate
+		if a.Unmarshal(base.HeaderValue{v}) == nil && a.Method == headers.AuthMethodDigest {
+			issued[a.Nonce] = true
+			a.Nonce, a.Stale = nonce, nil
+			forged = append(forged, a.Marshal()...)
+		}
+	}
+	good := c.sender
+	if !c.answerChallenge(forged) {
+		r.Add(id, Skip, refStale, "no Digest challenge on the second connection")
+		return
+	}
+	res, err = c.doOnce(base.Describe, run.u, accept)
+	c.sender = good
+	switch {
+	case err != nil:
+		r.Add(id, Warn, refStale, "a response for a nonce it never issued got no answer: %v", err)
+		return
+	case res.StatusCode >= 200 && res.StatusCode < 300:
+		r.Add(id, Fail, refStale, "%s for a nonce it never issued: forged or replayed nonces are accepted", statusText(res))
+		return
+	case res.StatusCode != base.StatusUnauthorized:
+		r.Add(id, Warn, refStale, "%s for a nonce it never issued: no fresh challenge, a client must ask for the password again", statusText(res))
+		return
+	}
+	fresh, stale := "", false
+	for _, v := range res.Header["WWW-Authenticate"] {
+		var a headers.Authenticate
+		if a.Unmarshal(base.HeaderValue{v}) == nil && a.Method == headers.AuthMethodDigest {
+			fresh = a.Nonce
+			stale = stale || a.Stale != nil && strings.EqualFold(*a.Stale, "true")
+		}
+	}
+	switch {
+	case fresh == "":
+		// RFC 7826 §17.4.2 wants a challenge with every 401; without one a
+		// client has to reconnect to log in again.
+		after := "the connection stays open"
+		if _, err := c.doOnce(base.Options, run.u, nil); err != nil {
+			after = "then it closed the connection"
+		}
+		r.Add(id, Warn, refStale, "401 for a nonce it never issued, but with no Digest challenge, %s: a client must reconnect to log in again", after)
+		return
+	case fresh == nonce:
+		r.Add(id, Fail, refStale, "401 for a nonce it never issued, challenging with that same nonce: it adopts nonces clients make up")
+		return
+	}
+	flag := "stale=TRUE"
+	if !stale {
+		flag = "no stale flag (fine for a nonce it never issued)"
+	}
+	if issued[fresh] {
+		flag = "the nonce of the login, " + flag
+	} else {
+		flag = "a new nonce, " + flag
+	}
+	if !c.answerChallenge(res.Header["WWW-Authenticate"]) {
+		r.Add(id, Fail, refStale, "401 with %s, that the credentials cannot answer", flag)
+		return
+	}
+	again, err := c.doOnce(base.Describe, run.u, accept)
+	switch {
+	case err != nil:
+		r.Add(id, Fail, refStale, "401 with %s; answering it: %v", flag, err)
+	case again.StatusCode != base.StatusOK:
+		r.Add(id, Fail, refStale, "401 with %s; answering it: %s, a client cannot recover", flag, statusText(again))
+	default:
+		r.Add(id, Pass, refStale, "401 with %s; answering it: %s", flag, statusText(again))
 	}
 }
 

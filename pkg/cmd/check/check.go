@@ -46,10 +46,10 @@ func NewCmdCheck(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 
 RTSP: OPTIONS (is the Public list true?), DESCRIBE (redirects, Content-Base, SDP o= c= t=,
 control URLs, duplicate payload types, sprop parameter sets, profile-level-id against the
-SPS), authentication schemes, SETUP over UDP, TCP and multicast, PLAY (RTP-Info, time to
-first packet and keyframe, RTP sequence and timestamps, SSRC, marker bits, in-band SPS
-against the SDP, RTCP sender reports, loss, jitter), PAUSE and PLAY again, GET_PARAMETER
-and SET_PARAMETER keepalives, TEARDOWN. RTMP: handshake, connect, createStream, play,
+SPS), authentication (schemes, login, a Digest nonce the server never issued), SETUP over
+UDP, TCP and multicast, PLAY (RTP-Info, time to first packet and keyframe, RTP sequence and
+timestamps, SSRC, marker bits, in-band SPS against the SDP, RTCP sender reports, loss,
+jitter), PAUSE and PLAY again, GET_PARAMETER and SET_PARAMETER keepalives, TEARDOWN. RTMP: handshake, connect, createStream, play,
 onMetaData, sequence headers before frames, timestamps.
 
 Each check prints one line: ✓ pass, ⚠ warning, ✗ failure, - skipped, with what was seen

@@ -184,20 +184,31 @@ func TestAgainstServe(t *testing.T) {
 }
 
 // avcat serve --read-user offers Basic, Digest SHA-256 and Digest MD5:
-// reported, Basic flagged; with the password every step passes, without
-// it the login fails (exit 7).
+// reported, Basic flagged; with the password every step passes (a foreign
+// nonce gets gortsplib's bare 401 and a closed connection: a warning),
+// without it the login fails (exit 7).
 func TestServeAuth(t *testing.T) {
 	srv := clitest.StartServe(t, "--read-user", "viewer:pw0rd")
 	url := strings.Replace(srv.RTSP("demo"), "://", "://viewer:pw0rd@", 1)
 	r := clitest.Run(t, time.Minute, "check", "--json", "--duration", "1s", url)
 	rep := parse(t, r)
-	if r.Code != 0 || notPassed(rep) != "auth.schemes=warn play.rtp-info=warn" || strings.Contains(r.Stdout+r.Stderr, "pw0rd") {
+	if r.Code != 0 || notPassed(rep) != "auth.schemes=warn auth.stale-nonce=warn play.rtp-info=warn" || strings.Contains(r.Stdout+r.Stderr, "pw0rd") {
 		t.Fatalf("exit %d: %s\n%s", r.Code, notPassed(rep), r)
 	}
+	stale := 0
 	for _, c := range rep.Checks {
 		if c.ID == "auth.schemes" && c.Observed != "Basic, Digest SHA-256, Digest MD5: Basic sends the password in clear without TLS" {
 			t.Errorf("auth.schemes: %q", c.Observed)
 		}
+		if c.ID == "auth.stale-nonce" {
+			stale++
+			if c.Observed != "401 for a nonce it never issued, but with no Digest challenge, then it closed the connection: a client must reconnect to log in again" {
+				t.Errorf("auth.stale-nonce: %s %q", c.Status, c.Observed)
+			}
+		}
+	}
+	if stale != 1 {
+		t.Errorf("auth.stale-nonce reported %d times", stale)
 	}
 	// --user/--pass, --user-agent and the -v trace, with Authorization hidden.
 	r = clitest.Run(t, time.Minute, "-v", "check", "--user", "viewer", "--pass", "pw0rd", "--user-agent", "checker/1",
