@@ -234,6 +234,12 @@ done
 results=$work/results.ndjson
 : >"$results"
 ff=(ffmpeg -nostdin -hide_banner -loglevel error)
+# ffmpeg reading RTSP from lalserver (which sends no RTCP sender reports)
+# gives the first keyframe no PTS and the first frames before the B-frames
+# no DTS; the mp4 muxer copes, flv and mpegts refuse them. ffcopy fills
+# them in (PTS 0, DTS one tick after the last), for every RTSP input alike.
+ffin=(-rtsp_transport tcp)
+ffcopy=(-c copy -bsf:v 'setts=pts=if(eq(PTS\,NOPTS)\,0\,PTS):dts=if(eq(DTS\,NOPTS)\,if(eq(PREV_OUTDTS\,NOPTS)\,0\,PREV_OUTDTS+1)\,DTS)')
 
 # run ROW CLIP TOOL ROUND: one job, measured by benchrelay media.
 run() {
@@ -254,7 +260,7 @@ run() {
 		if [[ $tool == avcat ]]; then
 			cmd=("$AVCAT" relay --transport tcp "$src" "$dst")
 		else
-			cmd=("${ff[@]}" -rtsp_transport tcp -i "$src" -c copy -f rtsp -rtsp_transport tcp "$dst")
+			cmd=("${ff[@]}" "${ffin[@]}" -i "$src" "${ffcopy[@]}" -f rtsp -rtsp_transport tcp "$dst")
 		fi
 		;;
 	relay-rtsp-rtmp)
@@ -262,7 +268,7 @@ run() {
 		if [[ $tool == avcat ]]; then
 			cmd=("$AVCAT" relay --transport tcp "$src" "$rtmp/$name")
 		else
-			cmd=("${ff[@]}" -rtsp_transport tcp -i "$src" -c copy -f flv "$rtmp/$name")
+			cmd=("${ff[@]}" "${ffin[@]}" -i "$src" "${ffcopy[@]}" -f flv "$rtmp/$name")
 		fi
 		;;
 	relay-rtmp-rtsp)
@@ -278,7 +284,7 @@ run() {
 		if [[ $tool == avcat ]]; then
 			cmd=("$AVCAT" record --transport tcp -o "$out/rec.mp4" "$src")
 		else
-			cmd=("${ff[@]}" -rtsp_transport tcp -i "$src" -c copy -y "$out/rec.mp4")
+			cmd=("${ff[@]}" "${ffin[@]}" -i "$src" "${ffcopy[@]}" -y "$out/rec.mp4")
 		fi
 		;;
 	record-fmp4-seg)
@@ -286,7 +292,7 @@ run() {
 		if [[ $tool == avcat ]]; then
 			cmd=("$AVCAT" record --transport tcp --format fmp4 "${seg[@]}" -o "$out/rec.mp4" "$src")
 		else
-			cmd=("${ff[@]}" -rtsp_transport tcp -i "$src" -c copy "${fseg[@]}" -segment_format mp4
+			cmd=("${ff[@]}" "${ffin[@]}" -i "$src" "${ffcopy[@]}" "${fseg[@]}" -segment_format mp4
 				-segment_format_options movflags=+frag_keyframe+empty_moov+default_base_moof "$out/rec_%05d.mp4")
 		fi
 		;;
@@ -295,7 +301,7 @@ run() {
 		if [[ $tool == avcat ]]; then
 			cmd=("$AVCAT" record --transport tcp "${seg[@]}" -o "$out/rec.ts" "$src")
 		else
-			cmd=("${ff[@]}" -rtsp_transport tcp -i "$src" -c copy "${fseg[@]}" -segment_format mpegts "$out/rec_%05d.ts")
+			cmd=("${ff[@]}" "${ffin[@]}" -i "$src" "${ffcopy[@]}" "${fseg[@]}" -segment_format mpegts "$out/rec_%05d.ts")
 		fi
 		;;
 	esac

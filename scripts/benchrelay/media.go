@@ -10,7 +10,8 @@ package main
 //   - with -watch, reads that RTSP URL (the job's output at the server,
 //     retried every 20 ms until it plays): the start-up row is the wall
 //     time from exec to the first H.264 access unit there, and CMD's CPU
-//     time (utime+stime) at that moment;
+//     time at that moment (from schedstat, in ns: utime+stime ticks of
+//     10 ms are too coarse for start-up);
 //   - skips -skip, then takes CMD's utime+stime (/proc/PID/stat) at the
 //     start and the end of -window: CPU seconds per stream-minute;
 //   - at the end of the window, reads VmHWM (/proc/PID/status): peak RSS;
@@ -201,7 +202,7 @@ func media(args []string) error {
 	p := &pacer{from: from, to: from.Add(*window)}
 	startCPU := make(chan float64, 1)
 	p.onFirst = func(time.Time) {
-		c, _ := procStatCPU(pid, tck)
+		c, _ := procCPU(pid, tck) // schedstat ns: ticks are too coarse for start-up
 		startCPU <- c
 	}
 	readerDone := make(chan struct{})
