@@ -34,7 +34,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,11 +59,13 @@ type MediaResult struct {
 	StartMS    float64 `json:"startup_wall_ms,omitempty"`
 	StartCPU   float64 `json:"startup_cpu_seconds,omitempty"`
 	Frames     int     `json:"frames_in_window,omitempty"`
+	Pacing     bool    `json:"pacing,omitempty"`
 	PaceP50ms  float64 `json:"pacing_p50_ms,omitempty"`
 	PaceP99ms  float64 `json:"pacing_p99_ms,omitempty"`
 	PaceMaxms  float64 `json:"pacing_max_ms,omitempty"`
 	PaceErrors int     `json:"pacing_dts_errors,omitempty"`
 	OutBytes   int64   `json:"output_bytes,omitempty"`
+	OutFrames  int     `json:"output_video_frames,omitempty"`
 }
 
 // pacer collects (arrival, DTS) pairs of the window. A DTS error (a jump
@@ -280,9 +284,10 @@ func media(args []string) error {
 		r.StartMS = float64(at.Sub(start).Microseconds()) / 1000
 		r.StartCPU = <-startCPU
 	}
+	l := p.lateness()
+	r.Frames = len(l)
 	if *pacing {
-		l := p.lateness()
-		r.Frames, r.PaceErrors = len(l), p.errs
+		r.Pacing, r.PaceErrors = true, p.errs
 		if len(l) > 0 {
 			q := func(x float64) float64 {
 				return float64(l[min(len(l)-1, int(x*float64(len(l))))].Microseconds()) / 1000
@@ -291,11 +296,12 @@ func media(args []string) error {
 		}
 	}
 	if *out != "" {
-		_ = filepath.WalkDir(*out, func(_ string, d os.DirEntry, err error) error {
+		_ = filepath.WalkDir(*out, func(path string, d os.DirEntry, err error) error {
 			if err == nil && d.Type().IsRegular() {
 				if fi, err := d.Info(); err == nil {
 					r.OutBytes += fi.Size()
 				}
+				r.OutFrames += videoPackets(path)
 			}
 			return nil
 		})
@@ -304,6 +310,18 @@ func media(args []string) error {
 		}
 	}
 	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// videoPackets counts the video packets of a file with ffprobe (0 when
+// it cannot read it): the check that a recorder did its job.
+func videoPackets(path string) int {
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets",
+		"-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
 }
 
 // mediaTable prints, per job and clip, the medians over rounds of each
@@ -352,15 +370,19 @@ func mediaTable(file string, w io.Writer) error {
 		return fmt.Sprintf("%.2f", a/b)
 	}
 	cpu := func(r MediaResult) float64 { return r.CPUPerMin }
+	// frames: at the server in the window (push, relay), or in the
+	// output files of the whole run (record).
+	frames := func(r MediaResult) float64 { return float64(r.Frames + r.OutFrames) }
 	hwm := func(r MediaResult) float64 { return float64(r.HWMKB) / 1024 }
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "steady state\tclip\tavcat CPU-s/min\tffmpeg CPU-s/min\tCPU avcat/ffmpeg\tavcat peak RSS MiB\tffmpeg peak RSS MiB\tRSS avcat/ffmpeg\trounds\t")
+	fmt.Fprintln(tw, "steady state\tclip\tavcat CPU-s/min\tffmpeg CPU-s/min\tCPU avcat/ffmpeg\tavcat peak RSS MiB\tffmpeg peak RSS MiB\tRSS avcat/ffmpeg\tframes avcat/ffmpeg\trounds\t")
 	for _, k := range order {
 		a, f := runs[k]["avcat"], runs[k]["ffmpeg"]
-		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%s\t%.1f\t%.1f\t%s\t%d/%d\t\n", k.row, k.clip,
+		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%s\t%.1f\t%.1f\t%s\t%.0f/%.0f\t%d/%d\t\n", k.row, k.clip,
 			med(a, cpu), med(f, cpu), ratio(med(a, cpu), med(f, cpu)),
-			med(a, hwm), med(f, hwm), ratio(med(a, hwm), med(f, hwm)), len(a), len(f))
+			med(a, hwm), med(f, hwm), ratio(med(a, hwm), med(f, hwm)),
+			med(a, frames), med(f, frames), len(a), len(f))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -388,7 +410,7 @@ func mediaTable(file string, w io.Writer) error {
 	for _, k := range order {
 		for _, rs := range runs[k] {
 			for _, r := range rs {
-				pacing = pacing || r.Frames > 0
+				pacing = pacing || r.Pacing
 			}
 		}
 	}
@@ -401,10 +423,9 @@ func mediaTable(file string, w io.Writer) error {
 	p50 := func(r MediaResult) float64 { return r.PaceP50ms }
 	p99 := func(r MediaResult) float64 { return r.PaceP99ms }
 	pmax := func(r MediaResult) float64 { return r.PaceMaxms }
-	frames := func(r MediaResult) float64 { return float64(r.Frames) }
 	for _, k := range order {
 		a, f := runs[k]["avcat"], runs[k]["ffmpeg"]
-		if med(a, frames) == 0 && med(f, frames) == 0 {
+		if !slices.ContainsFunc(append(a, f...), func(r MediaResult) bool { return r.Pacing }) {
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f/%.0f\t\n", k.row, k.clip,
