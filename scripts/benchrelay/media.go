@@ -320,7 +320,9 @@ func videoPackets(path string) int {
 	if err != nil {
 		return 0
 	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	// MPEG-TS lists the stream under its program too: take the first line.
+	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	n, _ := strconv.Atoi(strings.TrimSpace(first))
 	return n
 }
 
