@@ -20,7 +20,9 @@
 # scripts/benchrelay (media command) starts each job, leaves out the first
 # BENCH_SKIP seconds, takes utime+stime (/proc/PID/stat) over BENCH_WINDOW
 # seconds and VmHWM (/proc/PID/status) at its end. The table gives the
-# median over BENCH_ROUNDS rounds and one avcat/ffmpeg ratio per row;
+# median over BENCH_ROUNDS rounds and one avcat/ffmpeg ratio per row, with
+# the frames each job delivered (at lalserver in the window; for record,
+# in its files, by ffprobe) as the check that both did the job;
 # start-up (wall time and CPU from exec to the first frame at lalserver)
 # has its own rows, for push and relay; for push, the pacing error: each
 # frame's arrival at a reader of lalserver minus its DTS, over the window,
@@ -37,7 +39,7 @@
 #   BENCH_OUT        also copy the NDJSON results to this file
 #   AVCAT            an avcat binary to use (default: build one)
 #   GO               the go command (default go)
-# A quick check: BENCH_WINDOW=10 BENCH_ROUNDS=1 BENCH_CLIPS=720p.
+# A quick check (~4 min): BENCH_WINDOW=10 BENCH_ROUNDS=1 BENCH_CLIPS=720p.
 # Full default run: 7 jobs x 2 clips x 2 tools x 3 rounds x 45 s, ~65 min.
 #
 # Needs ffmpeg (with libx264) and lalserver (.ci/install-extra-peers, in
