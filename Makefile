@@ -16,7 +16,7 @@ MD_DIR          := docs/cli
 COMPLETIONS_DIR := completions
 GEN_DIRS        := $(MAN_DIR) $(MD_DIR) $(COMPLETIONS_DIR)
 
-.PHONY: build test test-race lint fuzz bench bench-serve bench-relay bench-record gen check-gen media ci clean help
+.PHONY: build test test-race lint fuzz bench bench-serve bench-relay bench-record bench-media gen check-gen media ci clean help
 
 build: ## build a static bin/avcat
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/avcat
@@ -52,6 +52,9 @@ bench-relay: build ## relay one live stream RTSP->RTSP and RTSP->RTMP vs ffmpeg 
 
 bench-record: build ## CPU per stream-minute and peak RSS of 1 and 20 concurrent `record`s vs ffmpeg (BENCH_DURATION, BENCH_COUNTS)
 	AVCAT=$(BIN) GO=$(GO) scripts/bench-record.sh
+
+bench-media: build ## push, relay, record vs ffmpeg -c copy via lalserver: CPU-s/stream-min, peak RSS, start-up, pacing (BENCH_WINDOW, BENCH_ROUNDS, BENCH_CLIPS, BENCH_ROWS)
+	AVCAT=$(BIN) GO=$(GO) scripts/bench-media.sh
 
 gen: ## regenerate man pages, markdown docs and shell completions
 	$(GO) run ./cmd/gen-docs --man-dir $(MAN_DIR) --md-dir $(MD_DIR) --completions-dir $(COMPLETIONS_DIR)

@@ -5,6 +5,8 @@
 //	benchrelay freeport             prints a free TCP port of 127.0.0.1
 //	benchrelay wait URL             waits (20 s at most) until an RTSP URL plays H.264
 //	benchrelay table FILE           prints the results (NDJSON from measure) as a table
+//	benchrelay media [flags] -- CMD  runs CMD, measures its steady state (make bench-media, media.go)
+//	benchrelay mediatable FILE      prints the medians and ratios of media runs
 //
 // measure reads the relay's source and its destination at the same time,
 // from this one process and so on one clock: the source over RTSP/TCP from
@@ -76,6 +78,13 @@ func main() {
 			usage()
 		}
 		err = table(os.Args[2], os.Stdout)
+	case "media":
+		err = media(os.Args[2:])
+	case "mediatable":
+		if len(os.Args) != 3 {
+			usage()
+		}
+		err = mediaTable(os.Args[2], os.Stdout)
 	default:
 		usage()
 	}
@@ -86,7 +95,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchrelay measure -src URL -dst URL -pid PID [-duration D] [-label L] | freeport | wait URL | table FILE")
+	fmt.Fprintln(os.Stderr, "usage: benchrelay measure -src URL -dst URL -pid PID [-duration D] [-label L] | freeport | wait URL | table FILE | media [flags] -- CMD... | mediatable FILE")
 	os.Exit(2)
 }
 
@@ -293,9 +302,21 @@ func retry(limit time.Duration, open func() (func(), error)) (func(), error) {
 // readRTSP plays url over TCP and reports each H.264 access unit when its
 // last packet arrives.
 func readRTSP(rawURL string, report func(uint64, time.Time)) (func(), error) {
+	closeFn, _, err := readRTSPAU(rawURL, func(au [][]byte, _ int64, at time.Time) {
+		if k, ok := vclKey(au); ok {
+			report(k, at)
+		}
+	})
+	return closeFn, err
+}
+
+// readRTSPAU plays url over TCP and calls fn with each H.264 access unit,
+// its PTS (90 kHz, from the RTP timestamps) and the arrival time of its
+// last packet. It also returns the track, for its SPS and PPS.
+func readRTSPAU(rawURL string, fn func(au [][]byte, pts int64, at time.Time)) (func(), *format.H264, error) {
 	u, err := base.ParseURL(rawURL)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tcp := gortsplib.ProtocolTCP
 	c := &gortsplib.Client{
@@ -304,43 +325,44 @@ func readRTSP(rawURL string, report func(uint64, time.Time)) (func(), error) {
 		OnPacketsLost: func(uint64) {}, OnDecodeError: func(error) {},
 	}
 	if err := c.Start(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	desc, _, err := c.Describe(u)
 	if err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	var h264 *format.H264
 	medi := desc.FindFormat(&h264)
 	if medi == nil {
 		c.Close()
-		return nil, fmt.Errorf("%s has no H.264 track", rawURL)
+		return nil, nil, fmt.Errorf("%s has no H.264 track", rawURL)
 	}
 	dec, err := h264.CreateDecoder()
 	if err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	c.OnPacketRTP(medi, h264, func(pkt *rtp.Packet) {
 		now := time.Now()
+		// Every packet goes through PacketPTS: its decoder starts at the
+		// first packet whose PTS equals its DTS.
+		pts, ok := c.PacketPTS(medi, pkt)
 		au, err := dec.Decode(pkt)
-		if err != nil {
+		if err != nil || !ok {
 			return
 		}
-		if k, ok := vclKey(au); ok {
-			report(k, now)
-		}
+		fn(au, pts, now)
 	})
 	if _, err := c.Play(nil); err != nil {
 		c.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return c.Close, nil
+	return c.Close, h264, nil
 }
 
 // readRTMP plays url and reports each H.264 access unit when it arrives.
