@@ -97,6 +97,9 @@ func FileSink(path string, w io.Writer, o SinkFileOptions) (engine.Sink, string,
 		return nil, "", err
 	}
 	if path == "-" {
+		if w == nil {
+			return nil, "", fault.New(fault.Usage, "standard output (-) is not an output here: name a file")
+		}
 		switch format {
 		case OutMPEGTS:
 			return &mpegts.Sink{Path: "stdout", W: w}, format, nil

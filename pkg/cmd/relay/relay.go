@@ -4,6 +4,7 @@ package relay
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -144,6 +145,7 @@ func relayRun(ctx context.Context, opts *Options) error {
 	}
 	var sinks []engine.Sink
 	var retry []*engine.RetrySink
+	stdoutTaken := false
 	for _, dst := range opts.Destinations {
 		if mediaurl.IsNetwork(dst) {
 			if _, _, err := resolver.NetworkSink(dst, endpoint.SinkOptions{}); err != nil {
@@ -162,7 +164,17 @@ func relayRun(ctx context.Context, opts *Options) error {
 			sinks = append(sinks, rs)
 			continue
 		}
-		sink, _, err := endpoint.FileSink(dst, nil, endpoint.SinkFileOptions{})
+		var w io.Writer
+		if dst == "-" {
+			if stdoutTaken {
+				return cmdutil.FlagErrorf("standard output (-) can be a destination only once")
+			}
+			if opts.IO.IsStdoutTTY() {
+				return cmdutil.FlagErrorf("refusing to write MPEG-TS to a terminal: pipe it (| ffplay -) or redirect it (> out.ts)")
+			}
+			stdoutTaken, w = true, opts.IO.Out
+		}
+		sink, _, err := endpoint.FileSink(dst, w, endpoint.SinkFileOptions{})
 		if err != nil {
 			return err
 		}
