@@ -2,15 +2,6 @@ package serve_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,43 +11,8 @@ import (
 	"github.com/avcat/avcat/internal/testpeer"
 )
 
-// selfSigned writes a certificate for 127.0.0.1 and its key.
-func selfSigned(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "avcat test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
 func TestServeTLS(t *testing.T) {
-	cert, key := selfSigned(t)
+	cert, key := testpeer.SelfSignedFiles(t)
 	srv := clitest.StartServe(t, "--tls-cert", cert, "--tls-key", key, "--no-udp")
 	rtsps := strings.Replace(srv.RTSP("demo"), "rtsp://", "rtsps://", 1)
 	rtmps := strings.Replace(srv.RTMP("demo"), "rtmp://", "rtmps://", 1)
@@ -96,7 +52,7 @@ func TestServeTLS(t *testing.T) {
 func TestServeSRTP(t *testing.T) {
 	t.Parallel()
 	testpeer.Require(t, testpeer.PeerFFmpeg, testpeer.PeerFFprobe, testpeer.PeerTimeout)
-	cert, key := selfSigned(t)
+	cert, key := testpeer.SelfSignedFiles(t)
 	srv := clitest.StartServe(t, "--tls-cert", cert, "--tls-key", key)
 	rtsps := func(path string) string { return strings.Replace(srv.RTSP(path), "rtsp://", "rtsps://", 1) }
 
