@@ -502,7 +502,11 @@ func (ic *idleConns) streaming(remote string) {
 	if w != nil {
 		w.mu.Lock()
 		w.streaming = true
+		lib := w.lib
 		w.mu.Unlock()
+		// A read already waiting holds the idle deadline set before PLAY
+		// or RECORD: give it gortsplib's own.
+		_ = w.Conn.SetReadDeadline(lib)
 	}
 }
 
