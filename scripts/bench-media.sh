@@ -83,25 +83,8 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-media.XXXXXX")
 pids=() # our direct children, not yet reaped
 
-# stop PID: SIGTERM, then SIGKILL after 3 s. Only PIDs still in $pids (our
-# children, not yet reaped) are signalled, so a reused PID is never touched.
-stop() {
-	local pid=$1 i p keep=()
-	for p in "${pids[@]}"; do
-		[[ $p == "$pid" ]] || keep+=("$p")
-	done
-	((${#keep[@]} < ${#pids[@]})) || return 0
-	pids=("${keep[@]}")
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for i in $(seq 30); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=scripts/benchlib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh"
 
 cleanup() {
 	local pid

@@ -57,26 +57,8 @@ command -v ffprobe >/dev/null || die "ffprobe is needed (apt-get install ffmpeg)
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-record.XXXXXX")
 pids=() # our direct children, not yet reaped
 
-# stop PID: SIGTERM, then SIGKILL after 3 s (ffmpeg 5.1 ignores the first
-# SIGTERM while blocked on a read). Only PIDs still in $pids (our children,
-# not yet reaped) are signalled, so a reused PID is never touched.
-stop() {
-	local pid=$1 i p keep=()
-	for p in "${pids[@]}"; do
-		[[ $p == "$pid" ]] || keep+=("$p")
-	done
-	((${#keep[@]} < ${#pids[@]})) || return 0
-	pids=("${keep[@]}")
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for i in $(seq 30); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=scripts/benchlib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh"
 
 # kill_child WRAPPER: SIGKILL the recorder of a wrapper, if it still runs
 # and is still the wrapper's child (so its PID cannot have been reused).
