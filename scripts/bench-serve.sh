@@ -137,7 +137,7 @@ run_avcat() { # N
 	local n=$1 port spid try
 	for try in 1 2 3; do # a free port can be taken between pick and bind
 		port=$("$br" freeport)
-		start_bg "$work/avcat.log" "$AVCAT" serve --rtsp "127.0.0.1:$port" --no-rtmp --no-udp
+		start_bg "$work/avcat.log" "$AVCAT" serve --rtsp "127.0.0.1:$port" --no-rtmp --no-udp --max-sessions 0 --max-conns 0
 		spid=$bg
 		wait_port "$port" "$spid" && break
 		stop "$spid"

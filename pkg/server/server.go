@@ -404,7 +404,7 @@ func (s *Server) Stats() []PathStats {
 		if p.stream != nil {
 			ps.Tracks = describeTracks(p.stream)
 			ps.BytesIn = p.stream.bytesIn.Load()
-			ps.Dropped = p.stream.dropped.Load()
+			ps.Dropped = p.stream.dropped()
 		}
 		ps.UptimeSec = ps.Uptime.Seconds()
 		out = append(out, ps)
