@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"testing"
 	"time"
 )
@@ -54,5 +55,45 @@ func TestStreamSlowRTMPReader(t *testing.T) {
 	// A reader that joins as the stream ends sees the end at once.
 	if _, ok := <-st.addReader().C(); ok {
 		t.Error("a reader added after the end got a unit")
+	}
+}
+
+// deadlineConn records the write deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	set []time.Time
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.set = append(c.set, t)
+	return nil
+}
+
+// gortsplib sets a write deadline before each packet: the socket's moves
+// only when it must, and never to before what was asked.
+func TestWriteDeadlineArmedLazily(t *testing.T) {
+	const timeout = 8 * time.Second
+	slack := timeout / 8
+	dc := &deadlineConn{}
+	c := &idleConn{Conn: dc, timeout: timeout}
+	now := time.Unix(1000, 0)
+	for i := range 1000 { // one packet a millisecond for a second
+		want := now.Add(time.Duration(i)*time.Millisecond + timeout)
+		if err := c.SetWriteDeadline(want); err != nil {
+			t.Fatal(err)
+		}
+		if c.armed.Before(want) || c.armed.Sub(want) > slack {
+			t.Fatalf("asked %v, armed %v", want, c.armed)
+		}
+	}
+	if len(dc.set) != 1 {
+		t.Errorf("the socket's deadline moved %d times in a second, want 1", len(dc.set))
+	}
+	// An earlier deadline and no deadline are applied as asked.
+	early := now.Add(time.Second)
+	_ = c.SetWriteDeadline(early)
+	_ = c.SetDeadline(time.Time{})
+	if n := len(dc.set); n != 3 || !dc.set[1].Equal(early) || !dc.set[2].IsZero() {
+		t.Errorf("deadlines set: %v", dc.set)
 	}
 }

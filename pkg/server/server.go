@@ -522,6 +522,9 @@ type idleConn struct {
 	msg       framer        // only the reading goroutine touches it
 	msgLeft   time.Duration // of the timeout, for the message under way
 	read      int           // bytes read so far
+
+	wmu   sync.Mutex
+	armed time.Time // the write deadline set on the socket
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
@@ -580,6 +583,27 @@ func (c *idleConn) SetReadDeadline(t time.Time) error {
 // SetDeadline splits into the read and write deadlines.
 func (c *idleConn) SetDeadline(t time.Time) error {
 	_ = c.SetReadDeadline(t)
+	return c.SetWriteDeadline(t)
+}
+
+// SetWriteDeadline: gortsplib sets one before each packet it writes to a
+// reader, and moving a socket's deadline updates a runtime timer (about 7%
+// of serve's CPU with 500 readers). A deadline up to slack before the one
+// armed keeps it; a later one is armed slack late. A blocked write thus
+// fails no earlier than asked, and at most slack later.
+func (c *idleConn) SetWriteDeadline(t time.Time) error {
+	slack := c.timeout / 8
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	switch {
+	case t.IsZero() || c.armed.IsZero() || t.After(c.armed):
+		if !t.IsZero() {
+			t = t.Add(slack)
+		}
+	case c.armed.Sub(t) <= slack:
+		return nil
+	}
+	c.armed = t
 	return c.Conn.SetWriteDeadline(t)
 }
 
