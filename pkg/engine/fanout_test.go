@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/avcat/avcat/pkg/media"
 )
 
 func TestFanoutDropsAndCounts(t *testing.T) {
@@ -120,5 +124,34 @@ func TestFanoutClose(t *testing.T) {
 	}
 	if cap(late.C()) != DefaultQueueSize {
 		t.Errorf("default size %d, want %d", cap(late.C()), DefaultQueueSize)
+	}
+}
+
+// BenchmarkFanoutWrite measures Write to N draining readers (a full queue
+// drops, as in a session).
+func BenchmarkFanoutWrite(b *testing.B) {
+	for _, n := range []int{1, 10} {
+		b.Run(fmt.Sprintf("readers=%d", n), func(b *testing.B) {
+			var f Fanout[*media.Unit]
+			var wg sync.WaitGroup
+			for range n {
+				q := f.Add(QueueOptions[*media.Unit]{})
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range q.C() { //nolint:revive // drain
+					}
+				}()
+			}
+			u := &media.Unit{}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				f.Write(u)
+			}
+			b.StopTimer()
+			f.Close()
+			wg.Wait()
+		})
 	}
 }
