@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -95,5 +97,126 @@ func TestWriteDeadlineArmedLazily(t *testing.T) {
 	_ = c.SetDeadline(time.Time{})
 	if n := len(dc.set); n != 3 || !dc.set[1].Equal(early) || !dc.set[2].IsZero() {
 		t.Errorf("deadlines set: %v", dc.set)
+	}
+}
+
+// tcpPair returns a streaming server side (an idleConn over TCP, its
+// batcher not running: the test drives it) and the client side.
+func tcpPair(t *testing.T) (*idleConn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cl, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &idleConn{Conn: sc, timeout: 5 * time.Second, onClose: func() {}, batch: newFrameBatcher(), raw: rawConnOf(sc)}
+	t.Cleanup(func() { c.Close() })
+	c.coalesce.Store(true)
+	return c, cl
+}
+
+func readN(t *testing.T, c net.Conn, n int) []byte {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b := make([]byte, n)
+	if _, err := io.ReadFull(c, b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A streaming connection's frames wait for the batcher's round and go out
+// together, in order; a response goes after the frames before it.
+func TestStreamingFramesBatched(t *testing.T) {
+	c, cl := tcpPair(t)
+	frame := func(i byte) []byte { return []byte{'$', 0, 0, 1, i} }
+	var want []byte
+	for i := range byte(10) {
+		if _, err := c.Write(frame(i)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, frame(i)...)
+	}
+	if len(c.batch.conns) != 1 || len(c.pend) != len(want) {
+		t.Fatalf("batcher holds %d connections, %d bytes pending; want 1, %d", len(c.batch.conns), len(c.pend), len(want))
+	}
+	if c.flushNow() {
+		t.Fatal("flushNow wants another round after writing everything")
+	}
+	if got := readN(t, cl, len(want)); !bytes.Equal(got, want) {
+		t.Fatalf("read %q, want %q", got, want)
+	}
+
+	_, _ = c.Write(frame(10))
+	res := []byte("RTSP/1.0 200 OK\r\n\r\n")
+	if _, err := c.Write(res); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readN(t, cl, 5+len(res)), append(frame(10), res...); !bytes.Equal(got, want) {
+		t.Fatalf("read %q, want %q", got, want)
+	}
+}
+
+// When the socket does not take a round whole, the rest stays first and
+// the reader's writer flushes it with its next frame, waiting for the
+// socket; a failed write fails the next Write.
+func TestStreamingFramesSocketFull(t *testing.T) {
+	c, cl := tcpPair(t)
+	_ = c.Conn.(*net.TCPConn).SetWriteBuffer(4096)
+	frame := make([]byte, 1000)
+	frame[0] = '$'
+	var sent []byte
+	for round := 0; !c.stuck; round++ {
+		for i := range 8 {
+			frame[1], frame[2] = byte(round), byte(i)
+			if _, err := c.Write(frame); err != nil {
+				t.Fatal(err)
+			}
+			sent = append(sent, frame...)
+		}
+		if c.flushNow() {
+			t.Fatal("flushNow wants another round")
+		}
+		if round > 1000 {
+			t.Fatal("the socket never filled")
+		}
+	}
+	if len(c.pend) == 0 || c.queued {
+		t.Fatalf("socket full: %d bytes kept, queued %v", len(c.pend), c.queued)
+	}
+	frame[1] = 0xff
+	sent = append(sent, frame...)
+	done := make(chan []byte)
+	go func() {
+		got := make([]byte, len(sent))
+		_ = cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.ReadFull(cl, got)
+		done <- got
+	}()
+	if _, err := c.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-done; !bytes.Equal(got, sent) {
+		t.Fatal("the bytes read differ from the frames written")
+	}
+	if c.stuck || len(c.pend) != 0 {
+		t.Fatalf("after the writer's flush: stuck %v, %d bytes pending", c.stuck, len(c.pend))
+	}
+
+	cl.Close()
+	c.Conn.Close()
+	_, _ = c.Write(frame)
+	c.flushNow()
+	if _, err := c.Write(frame); err == nil {
+		t.Fatal("a frame after a failed write was accepted")
 	}
 }
