@@ -187,34 +187,21 @@ func (p *Params) Insert(au [][]byte) [][]byte {
 // formats of orig, matched by position (a reconnect to the same stream),
 // so destinations get the new ones before the next keyframe.
 func UpdateParams(orig, next *description.Session) {
-	of, nf := formats(orig), formats(next)
-	for i := range min(len(of), len(nf)) {
-		if o := NewParams(of[i]); o != nil && sameCodec(of[i], nf[i]) {
-			n := NewParams(nf[i])
-			if n.Complete() {
-				o.ps = n.ps
-				o.Store()
+	for i, m := range orig.Medias {
+		if i >= len(next.Medias) {
+			return
+		}
+		for j, f := range m.Formats {
+			if j < len(next.Medias[i].Formats) {
+				copyParams(f, next.Medias[i].Formats[j])
 			}
 		}
 	}
 }
 
-func sameCodec(a, b format.Format) bool {
-	switch a.(type) {
-	case *format.H264:
-		_, ok := b.(*format.H264)
-		return ok
-	case *format.H265:
-		_, ok := b.(*format.H265)
-		return ok
+func copyParams(dst, src format.Format) {
+	if d, s := NewParams(dst), NewParams(src); d != nil && s != nil && d.h265 == s.h265 && s.Complete() {
+		d.ps = s.ps
+		d.Store()
 	}
-	return false
-}
-
-func formats(desc *description.Session) []format.Format {
-	var out []format.Format
-	for _, m := range desc.Medias {
-		out = append(out, m.Formats...)
-	}
-	return out
 }
