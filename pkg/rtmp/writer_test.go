@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortmplib/pkg/message"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"github.com/avcat/avcat/pkg/container/mux/muxtest"
+	"github.com/avcat/avcat/pkg/media"
 )
 
 // recordConn keeps what a Writer sends.
@@ -20,6 +22,22 @@ func (c *recordConn) BytesReceived() uint64           { return 0 }
 func (c *recordConn) BytesSent() uint64               { return 0 }
 func (c *recordConn) Read() (message.Message, error)  { return nil, io.EOF }
 func (c *recordConn) Write(msg message.Message) error { c.msgs = append(c.msgs, msg); return nil }
+
+// writeAll sends units through a Writer and returns what it sent.
+func writeAll(t *testing.T, desc *description.Session, units []*media.Unit) *recordConn {
+	t.Helper()
+	conn := &recordConn{}
+	w, _, err := NewWriter(conn, desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range units {
+		if err := w.WriteUnit(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return conn
+}
 
 // TestWriterTimestampsNotNegative: with B-frames the first video DTS is
 // below the first PTS; RTMP timestamps are unsigned, so the stream is
@@ -35,16 +53,7 @@ func TestWriterTimestampsNotNegative(t *testing.T) {
 		if rtp {
 			want = muxtest.RTPOffset * time.Second
 		}
-		conn := &recordConn{}
-		w, _, err := NewWriter(conn, desc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, u := range units {
-			if err := w.WriteUnit(u); err != nil {
-				t.Fatal(err)
-			}
-		}
+		conn := writeAll(t, desc, units)
 		var video, audio int
 		first := time.Duration(-1)
 		for _, m := range conn.msgs {
@@ -127,16 +136,7 @@ func TestWriterMidGOPJoin(t *testing.T) {
 	for _, clip := range []string{"h264_high_bframes_aac.mp4", "h265_aac.mp4"} {
 		t.Run(clip, func(t *testing.T) {
 			desc, units, frames := muxtest.MidGOP(t, clip, false)
-			conn := &recordConn{}
-			w, _, err := NewWriter(conn, desc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, u := range units {
-				if err := w.WriteUnit(u); err != nil {
-					t.Fatal(err)
-				}
-			}
+			conn := writeAll(t, desc, units)
 			header, n := false, 0
 			last := time.Duration(-1)
 			for _, m := range conn.msgs {
