@@ -184,32 +184,7 @@ func isKey(u *media.Unit) bool {
 	if u.Decoded() {
 		return u.Key
 	}
-	return u.Key || startsKeyframe(u)
-}
-
-func startsKeyframe(u *media.Unit) bool {
-	for _, p := range u.Packets {
-		if len(p.Payload) == 0 {
-			continue
-		}
-		switch u.Format.(type) {
-		case *format.H264:
-			t := p.Payload[0] & 0x1f
-			if t == 5 || t == 7 || (t == 24 && len(p.Payload) > 3 && (p.Payload[3]&0x1f == 7 || p.Payload[3]&0x1f == 5)) ||
-				(t == 28 && len(p.Payload) > 1 && p.Payload[1]&0x80 != 0 && p.Payload[1]&0x1f == 5) {
-				return true
-			}
-		case *format.H265:
-			t := (p.Payload[0] >> 1) & 0x3f
-			if (t >= 16 && t <= 21) || t == 32 || t == 33 ||
-				(t == 49 && len(p.Payload) > 2 && p.Payload[2]&0x80 != 0 && (p.Payload[2]&0x3f >= 16 && p.Payload[2]&0x3f <= 21)) {
-				return true
-			}
-		default:
-			return true
-		}
-	}
-	return false
+	return u.Key || media.StartsKeyframe(u)
 }
 
 // Close closes the current connection.
@@ -364,33 +339,11 @@ func (r *RetrySource) reconnect(ctx context.Context, tracks int) (Source, *descr
 			}
 			continue
 		}
-		updateParams(r.desc, desc)
+		media.UpdateParams(r.desc, desc)
 		if r.OnEvent != nil {
 			r.OnEvent(StateUp, nil)
 		}
 		return src, desc, nil
-	}
-}
-
-// updateParams carries new H.264/H.265 parameter sets into the original
-// formats, so destinations get them in-band before the next keyframe.
-func updateParams(orig, next *description.Session) {
-	of, nf := formatList(orig), formatList(next)
-	for i := range of {
-		switch o := of[i].(type) {
-		case *format.H264:
-			if n, ok := nf[i].(*format.H264); ok {
-				if sps, pps := n.SafeParams(); sps != nil && pps != nil {
-					o.SafeSetParams(sps, pps)
-				}
-			}
-		case *format.H265:
-			if n, ok := nf[i].(*format.H265); ok {
-				if vps, sps, pps := n.SafeParams(); vps != nil && sps != nil && pps != nil {
-					o.SafeSetParams(vps, sps, pps)
-				}
-			}
-		}
 	}
 }
 

@@ -31,7 +31,6 @@ type Sink struct {
 
 	mu      sync.Mutex
 	out     *mux.Output
-	dec     media.Decoder
 	clock   mux.Clock
 	format  *format.MPEG4Audio
 	prep    *mux.Track
@@ -101,11 +100,7 @@ func (s *Sink) Write(u *media.Unit) error {
 	if u.Format != format.Format(s.format) {
 		return nil
 	}
-	du, err := s.dec.Decode(u)
-	if err != nil || du == nil {
-		return nil //nolint:nilerr // a damaged unit is skipped, not fatal
-	}
-	fr, ok := s.prep.Prepare(du)
+	fr, ok := s.prep.Prepare(u)
 	if !ok {
 		return nil
 	}

@@ -36,7 +36,6 @@ type Sink struct {
 
 	mu      sync.Mutex
 	out     *mux.Output
-	dec     media.Decoder
 	clock   mux.Clock
 	format  format.Format
 	prep    *mux.Track
@@ -103,11 +102,7 @@ func (s *Sink) Write(u *media.Unit) error {
 	if u.Format != s.format {
 		return nil
 	}
-	du, err := s.dec.Decode(u)
-	if err != nil || du == nil {
-		return nil //nolint:nilerr // a damaged unit is skipped, not fatal
-	}
-	fr, ok := s.prep.Prepare(du)
+	fr, ok := s.prep.Prepare(u)
 	if !ok {
 		return nil
 	}
@@ -125,7 +120,7 @@ func (s *Sink) Write(u *media.Unit) error {
 		b = append(b, n...)
 	}
 	s.buf = b
-	_, err = s.out.Write(b)
+	_, err := s.out.Write(b)
 	return err
 }
 

@@ -51,7 +51,6 @@ type Sink struct {
 
 	mu      sync.Mutex
 	out     *mux.Output
-	dec     media.Decoder
 	clock   mux.Clock
 	tracks  []*flvTrack
 	byFmt   map[format.Format]*flvTrack
@@ -244,16 +243,12 @@ func (s *Sink) Write(u *media.Unit) error {
 	if t == nil {
 		return nil
 	}
-	du, err := s.dec.Decode(u)
-	if err != nil || du == nil {
-		return nil //nolint:nilerr // a damaged unit is skipped, not fatal
-	}
 	if !s.ready && !t.prep.IsVideo() {
 		if err := s.writeHeader(); err != nil || !s.ready {
 			return err // audio waits for the video's parameter sets
 		}
 	}
-	fr, ok := t.prep.Prepare(du)
+	fr, ok := t.prep.Prepare(u)
 	if !ok {
 		return nil
 	}
