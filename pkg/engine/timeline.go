@@ -48,16 +48,16 @@ type Timeline struct {
 	advanced          bool
 }
 
-// timelineTrack is one reference track's state. Map touches it only from
+// timelineTrack is one reference track's state. mapUnit touches it only from
 // the goroutine emitting that track's units.
 type timelineTrack struct {
-	rate  int64
-	shift int64 // added to this iteration's PTS and DTS
-	based bool  // shift is fixed for this iteration
-	floor int64 // units of later iterations land after it
-	hasFloor,
-	seen, // a unit was sent in this iteration
-	ever bool // a unit was ever sent
+	rate     int64
+	shift    int64 // added to this iteration's PTS and DTS
+	based    bool  // shift is fixed for this iteration
+	floor    int64 // units of later iterations land after it
+	hasFloor bool
+	seen     bool      // a unit was sent in this iteration
+	ever     bool      // a unit was ever sent
 	last     int64     // the largest PTS sent
 	step     int64     // the last forward step of last
 	received time.Time // when the unit at last arrived
@@ -105,7 +105,7 @@ func (t *Timeline) Play(ctx context.Context, src Source, desc *description.Sessi
 		return err
 	}
 	err := src.Run(ctx, func(u *media.Unit) {
-		if out := t.Map(u); out != nil {
+		if out := t.mapUnit(u); out != nil {
 			emit(out)
 		}
 	})
@@ -166,10 +166,10 @@ func (t *Timeline) finish() {
 	}
 }
 
-// Map returns u on the reference timeline, or nil when it is not on a
+// mapUnit returns u on the reference timeline, or nil when it is not on a
 // reference track or would not land after the previous iteration. It
 // returns u itself when nothing changes.
-func (t *Timeline) Map(u *media.Unit) *media.Unit {
+func (t *Timeline) mapUnit(u *media.Unit) *media.Unit {
 	j, ok := t.index[u.Format]
 	if !ok {
 		return nil
