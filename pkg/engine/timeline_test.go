@@ -233,6 +233,8 @@ func TestRetrySourceTimeline(t *testing.T) {
 
 	var mu sync.Mutex
 	var downs []string
+	var ups []int // media units emitted when each reconnection came up
+	var c *collector
 	r := &RetrySource{
 		New: func() Source {
 			mu.Lock()
@@ -243,6 +245,11 @@ func TestRetrySourceTimeline(t *testing.T) {
 		},
 		Backoff: Backoff{Min: time.Millisecond, Max: time.Millisecond},
 		OnEvent: func(s EndpointState, err error) {
+			if s == StateUp {
+				c.mu.Lock()
+				ups = append(ups, len(c.tracks[0])+len(c.tracks[1])+len(c.rtcp))
+				c.mu.Unlock()
+			}
 			if s == StateDown {
 				mu.Lock()
 				downs = append(downs, err.Error())
@@ -256,7 +263,7 @@ func TestRetrySourceTimeline(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := &collector{ref: desc}
+	c = &collector{ref: desc}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx, c.emit(t)) }()
 	select {
@@ -294,6 +301,11 @@ func TestRetrySourceTimeline(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	// StateUp comes between the connections' units (record starts a new
+	// file there).
+	if len(ups) != 2 || ups[0] != 10 || ups[1] != 10+9 {
+		t.Fatalf("StateUp after %v units; want after 10 and 19", ups)
+	}
 	if len(downs) != 3 || !strings.Contains(downs[2], "the source came back with track 1 is Opus instead of H264") {
 		t.Fatalf("down events %q; want the ends of two connections and the refused one", downs)
 	}
