@@ -199,12 +199,18 @@ func (r *RetrySink) Close() error {
 
 // RetrySource reconnects a network source with backoff when it drops.
 // Later connections are mapped onto the first one's tracks, with
-// timestamps (and forwarded RTP) that keep going forward, so destinations
-// see one continuous stream.
+// timestamps (and forwarded RTP) that keep going forward (a Timeline with
+// the AfterGap policy), so destinations see one continuous stream.
 type RetrySource struct {
 	New     func() Source
 	Backoff Backoff
+	// OnEvent, when set, hears about state changes. It is called from Run:
+	// StateUp comes after the last unit of the lost connection and before
+	// the first unit of the new one, so a caller can start a new file there.
 	OnEvent func(state EndpointState, err error)
+	// Retryable, when set, decides whether the error a connection ended or
+	// failed to reopen with is worth a retry; Run returns the others.
+	Retryable func(err error) bool
 
 	first      Source
 	desc       *description.Session
@@ -226,93 +232,43 @@ func (r *RetrySource) Open(ctx context.Context) (*description.Session, error) {
 	return desc, nil
 }
 
-// Run runs connections until ctx ends.
+// Run runs connections until ctx ends, or an error is not Retryable.
 func (r *RetrySource) Run(ctx context.Context, emit func(*media.Unit)) error {
 	r.ran = true
-	formats := formatList(r.desc)
-	medias := make(map[format.Format]*description.Media)
-	for _, m := range r.desc.Medias {
-		for _, f := range m.Formats {
-			medias[f] = m
-		}
-	}
-	cont := newRTPContinuity(len(formats))
-	lastOut := make([]int64, len(formats)) // last PTS sent, per track
-	seen := make([]bool, len(formats))
+	tl := NewTimeline(r.desc, AfterGap)
 	src, cur := r.first, r.desc
 	for conn := 0; ; conn++ {
 		if conn > 0 {
 			var err error
-			src, cur, err = r.reconnect(ctx, len(formats))
+			src, cur, err = r.reconnect(ctx, tl)
 			if err != nil {
-				return nil // ctx ended while reconnecting
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
 			}
 			r.reconnects.Add(1)
 		}
-		cont.newIteration(conn)
-		index := make(map[format.Format]int)
-		for j, f := range formatList(cur) {
-			index[f] = j
-		}
-		// The new connection's timestamps start after the last ones sent,
-		// by the wall time that passed.
-		lostAt := time.Now()
-		shift := make([]int64, len(formats))
-		based := make([]bool, len(formats))
-		err := src.Run(ctx, func(u *media.Unit) {
-			j, ok := index[u.Format]
-			if !ok {
-				return
-			}
-			if conn == 0 {
-				// The first connection is the reference timeline: its
-				// units pass untouched, with no copy per packet.
-				if !seen[j] || u.PTS > lastOut[j] {
-					lastOut[j], seen[j] = u.PTS, true
-				}
-				if len(u.Packets) > 0 {
-					cont.note(j, u.Packets, u.PTS)
-				}
-				emit(u)
-				return
-			}
-			f := formats[j]
-			if conn > 0 && !based[j] {
-				gap := int64(time.Since(lostAt).Seconds() * float64(f.ClockRate()))
-				shift[j] = lastOut[j] + max(gap, 1) - u.PTS
-				based[j] = true
-			}
-			out := *u
-			out.Format, out.Media = f, medias[f]
-			out.PTS += shift[j]
-			out.DTS += shift[j]
-			if seen[j] && out.PTS <= lastOut[j] && conn > 0 {
-				return
-			}
-			if len(u.Packets) > 0 {
-				out.Packets = cont.rewrite(j, u.Packets, out.PTS)
-			}
-			if !seen[j] || out.PTS > lastOut[j] {
-				lastOut[j], seen[j] = out.PTS, true
-			}
-			emit(&out)
-		})
+		err := tl.Play(ctx, src, cur, emit)
 		src.Close()
 		if ctx.Err() != nil {
 			return nil
 		}
+		if err == nil {
+			err = errors.New("the stream ended")
+		}
 		if r.OnEvent != nil {
-			if err == nil {
-				err = errors.New("the stream ended")
-			}
 			r.OnEvent(StateDown, err)
+		}
+		if r.Retryable != nil && !r.Retryable(err) {
+			return err
 		}
 	}
 }
 
-// reconnect opens a new connection with backoff until one has the same
-// number of tracks.
-func (r *RetrySource) reconnect(ctx context.Context, tracks int) (Source, *description.Session, error) {
+// reconnect opens a new connection with backoff until one fits the
+// first one's tracks.
+func (r *RetrySource) reconnect(ctx context.Context, tl *Timeline) (Source, *description.Session, error) {
 	r.Backoff.Reset()
 	for {
 		select {
@@ -325,17 +281,18 @@ func (r *RetrySource) reconnect(ctx context.Context, tracks int) (Source, *descr
 		}
 		src := r.New()
 		desc, err := src.Open(ctx)
+		if err == nil {
+			if err = tl.Fits(desc); err != nil {
+				err = fmt.Errorf("the source came back with %w", err)
+			}
+		}
 		if err != nil {
 			src.Close()
 			if r.OnEvent != nil {
 				r.OnEvent(StateDown, err)
 			}
-			continue
-		}
-		if len(formatList(desc)) != tracks {
-			src.Close()
-			if r.OnEvent != nil {
-				r.OnEvent(StateDown, fmt.Errorf("the source came back with %d tracks instead of %d", len(formatList(desc)), tracks))
+			if r.Retryable != nil && !r.Retryable(err) {
+				return nil, nil, err
 			}
 			continue
 		}
