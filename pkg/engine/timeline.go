@@ -257,6 +257,3 @@ func (tr *timelineTrack) rewriteRTP(pkts []*rtp.Packet, pts int64) []*rtp.Packet
 	}
 	return out
 }
-
-// formatList is formatsOf, for updateParams.
-func formatList(desc *description.Session) []format.Format { return formatsOf(desc) }
