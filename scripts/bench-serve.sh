@@ -11,7 +11,8 @@
 # VmHWM). Each (server, N) gets a fresh server process, so the peak RSS
 # belongs to that load.
 #
-# Reference: the same load against GStreamer's RTSP server
+# References: mediamtx (scripts/install-mediamtx.sh; it shares gortsplib with
+# avcat, so it shows what the library costs) and the same load against GStreamer's RTSP server
 # (internal/testpeer/gst_rtsp_server.py, python3-gi), one shared media fed
 # by the same ffmpeg loop (MPEG-TS over UDP) and payloaded in-process.
 # The RTP packetization is matched, since CPU cost is per packet more than
@@ -26,7 +27,8 @@
 # Environment:
 #   BENCH_DURATION   measurement window per run, in seconds (default 20)
 #   BENCH_READERS    reader counts (default "10 100 500")
-#   BENCH_REFERENCE  auto (GStreamer when available), gst, or none
+#   BENCH_REFERENCE  references to run beside avcat, a list of gst, mediamtx
+#                    or none; auto (the default) is both when available
 #   BENCH_CLIP       the clip to publish (default the demo clip)
 #   BENCH_OUT        also copy the NDJSON results to this file
 #   AVCAT            an avcat binary to use (default: build one)
@@ -183,22 +185,64 @@ run_gst() { # N
 	stop "$spid"
 }
 
-ref=none
-case $REFERENCE in
-auto) gst_available && ref=gst || log "reference skipped: GStreamer RTSP server (python3-gi, gst-rtsp-server, plugins) not available" ;;
-gst) gst_available || die "BENCH_REFERENCE=gst but the GStreamer RTSP server is not available"; ref=gst ;;
-none) ;;
-*) die "BENCH_REFERENCE must be auto, gst or none" ;;
-esac
+# run_mediamtx N: mediamtx, RTSP over TCP only, published to like avcat.
+run_mediamtx() {
+	local n=$1 port spid try
+	for try in 1 2 3; do
+		port=$("$br" freeport)
+		cat >"$work/mediamtx.yml" <<YML
+logLevel: error
+rtspTransports: [tcp]
+rtspAddress: 127.0.0.1:$port
+rtmp: no
+hls: no
+webrtc: no
+srt: no
+api: no
+metrics: no
+pprof: no
+playback: no
+paths:
+  all_others:
+YML
+		start_bg "$work/mediamtx.log" "$mtx" "$work/mediamtx.yml"
+		spid=$bg
+		wait_port "$port" "$spid" && break
+		stop "$spid"
+		spid=
+	done
+	[[ -n $spid ]] || die "mediamtx did not start: $(tail -n 3 "$work/mediamtx.log")"
+	publish_loop -max_delay 0 -f rtsp -rtsp_transport tcp "rtsp://127.0.0.1:$port/bench"
+	measure mediamtx "$n" "rtsp://127.0.0.1:$port/bench" "$spid" || true
+	stop "$fpid"
+	stop "$spid"
+}
+
+# The references: GStreamer (its own RTSP code) and mediamtx (same
+# gortsplib as avcat; built by scripts/install-mediamtx.sh).
+refs=()
+mtx=
+for r in $REFERENCE; do
+	case $r in
+	auto)
+		if gst_available; then refs+=(gst); else log "reference skipped: GStreamer RTSP server (python3-gi, gst-rtsp-server, plugins) not available"; fi
+		if mtx=$(scripts/install-mediamtx.sh 2>"$work/mtx-install.log"); then refs+=(mediamtx); else log "reference skipped: mediamtx could not be built: $(tail -n 2 "$work/mtx-install.log")"; fi
+		;;
+	gst) gst_available || die "BENCH_REFERENCE=gst but the GStreamer RTSP server is not available"; refs+=(gst) ;;
+	mediamtx) mtx=$(scripts/install-mediamtx.sh) || die "BENCH_REFERENCE=mediamtx but mediamtx could not be built"; refs+=(mediamtx) ;;
+	none) ;;
+	*) die "BENCH_REFERENCE is a list of: auto, gst, mediamtx, none" ;;
+	esac
+done
 
 log "clip $CLIP, readers: $READERS, ${DURATION}s each, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $READERS; do
 	log "avcat serve, N=$n"
 	run_avcat "$n"
-	if [[ $ref == gst ]]; then
-		log "gst-rtsp-server, N=$n"
-		run_gst "$n"
-	fi
+	for r in "${refs[@]}"; do
+		log "$r, N=$n"
+		"run_$r" "$n"
+	done
 done
 
 [[ -s $results ]] || die "no run succeeded"
