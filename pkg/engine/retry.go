@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -230,12 +229,23 @@ type RetrySource struct {
 	New     func() Source
 	Backoff Backoff
 	OnEvent func(state EndpointState, err error)
+	// Retry, when set, is told why the source was lost (or the last try
+	// failed: ErrStreamEnded when it just ended) and the wait before the
+	// next try; an error ends Run with it instead.
+	Retry func(err error, wait time.Duration) error
+	// Gapless starts a new connection right after the last unit sent
+	// instead of after the wall time that passed (record: each connection
+	// gets its own file, and --duration counts media, not outages).
+	Gapless bool
 
 	first      Source
 	desc       *description.Session
 	ran        bool
 	reconnects atomic.Uint64
 }
+
+// ErrStreamEnded is why a source that ended without an error was lost.
+var ErrStreamEnded = errors.New("the stream ended")
 
 // Reconnects counts reconnections.
 func (r *RetrySource) Reconnects() uint64 { return r.reconnects.Load() }
@@ -265,12 +275,16 @@ func (r *RetrySource) Run(ctx context.Context, emit func(*media.Unit)) error {
 	lastOut := make([]int64, len(formats)) // last PTS sent, per track
 	seen := make([]bool, len(formats))
 	src, cur := r.first, r.desc
+	var lost error // why the last connection ended
 	for conn := 0; ; conn++ {
 		if conn > 0 {
 			var err error
-			src, cur, err = r.reconnect(ctx, len(formats))
+			src, cur, err = r.reconnect(ctx, len(formats), lost)
 			if err != nil {
-				return nil // ctx ended while reconnecting
+				if ctx.Err() != nil {
+					return nil // ctx ended while reconnecting
+				}
+				return err
 			}
 			r.reconnects.Add(1)
 		}
@@ -304,6 +318,9 @@ func (r *RetrySource) Run(ctx context.Context, emit func(*media.Unit)) error {
 			f := formats[j]
 			if conn > 0 && !based[j] {
 				gap := int64(time.Since(lostAt).Seconds() * float64(f.ClockRate()))
+				if r.Gapless {
+					gap = 0
+				}
 				shift[j] = lastOut[j] + max(gap, 1) - u.PTS
 				based[j] = true
 			}
@@ -326,10 +343,11 @@ func (r *RetrySource) Run(ctx context.Context, emit func(*media.Unit)) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if err == nil {
+			err = ErrStreamEnded
+		}
+		lost = err
 		if r.OnEvent != nil {
-			if err == nil {
-				err = errors.New("the stream ended")
-			}
 			r.OnEvent(StateDown, err)
 		}
 	}
@@ -337,11 +355,17 @@ func (r *RetrySource) Run(ctx context.Context, emit func(*media.Unit)) error {
 
 // reconnect opens a new connection with backoff until one has the same
 // number of tracks.
-func (r *RetrySource) reconnect(ctx context.Context, tracks int) (Source, *description.Session, error) {
+func (r *RetrySource) reconnect(ctx context.Context, tracks int, lost error) (Source, *description.Session, error) {
 	r.Backoff.Reset()
 	for {
+		wait := r.Backoff.Next()
+		if r.Retry != nil {
+			if err := r.Retry(lost, wait); err != nil {
+				return nil, nil, err
+			}
+		}
 		select {
-		case <-time.After(r.Backoff.Next()):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		}
@@ -352,6 +376,7 @@ func (r *RetrySource) reconnect(ctx context.Context, tracks int) (Source, *descr
 		desc, err := src.Open(ctx)
 		if err != nil {
 			src.Close()
+			lost = err
 			if r.OnEvent != nil {
 				r.OnEvent(StateDown, err)
 			}
@@ -359,8 +384,9 @@ func (r *RetrySource) reconnect(ctx context.Context, tracks int) (Source, *descr
 		}
 		if len(formatList(desc)) != tracks {
 			src.Close()
+			lost = fault.New(fault.Network, "the source came back with %d tracks instead of %d", len(formatList(desc)), tracks)
 			if r.OnEvent != nil {
-				r.OnEvent(StateDown, fmt.Errorf("the source came back with %d tracks instead of %d", len(formatList(desc)), tracks))
+				r.OnEvent(StateDown, lost)
 			}
 			continue
 		}

@@ -168,7 +168,7 @@ func openInput(opts *Options, resolver *endpoint.Resolver) (engine.Source, *atom
 // Run publishes the input.
 func Run(ctx context.Context, opts *Options) error {
 	resolver := opts.Endpoints()
-	sink, u, err := resolver.NetworkSink(opts.URL, endpoint.SinkOptions{
+	newSink, u, err := resolver.SinkFactory(opts.URL, endpoint.SinkOptions{
 		Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass,
 		UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure,
 	})
@@ -186,17 +186,13 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	sink := newSink()
 	if opts.Reconnect {
 		// Drops are retried with backoff; what the input produces while
 		// the server is away is dropped, so the push stays live.
-		spec, so := opts.URL, endpoint.SinkOptions{Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure}
 		log := opts.Logger()
 		sink = &engine.RetrySink{
-			Name: mediaurl.RedactURL(u), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax},
-			New: func() engine.Sink {
-				s, _, _ := resolver.NetworkSink(spec, so)
-				return s
-			},
+			Name: mediaurl.RedactURL(u), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, New: newSink,
 			OnEvent: func(name string, st engine.EndpointState, err error) {
 				if err != nil {
 					log.Warnf("%s: %s: %v", name, st, err)

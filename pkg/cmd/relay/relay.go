@@ -148,17 +148,12 @@ func relayRun(ctx context.Context, opts *Options) error {
 	stdoutTaken := false
 	for _, dst := range opts.Destinations {
 		if mediaurl.IsNetwork(dst) {
-			if _, _, err := resolver.NetworkSink(dst, endpoint.SinkOptions{}); err != nil {
+			newSink, _, err := resolver.SinkFactory(dst, endpoint.SinkOptions{Transport: opts.DstTransport, Tunnel: opts.Tunnel, InsecureTLS: opts.Insecure})
+			if err != nil {
 				return err
 			}
-			d := dst
-			name := mediaurl.Redact(dst)
 			rs := &engine.RetrySink{
-				Name: name, Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, OnEvent: event,
-				New: func() engine.Sink {
-					s, _, _ := resolver.NetworkSink(d, endpoint.SinkOptions{Transport: opts.DstTransport, Tunnel: opts.Tunnel, InsecureTLS: opts.Insecure})
-					return s
-				},
+				Name: mediaurl.Redact(dst), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, OnEvent: event, New: newSink,
 			}
 			retry = append(retry, rs)
 			sinks = append(sinks, rs)
@@ -215,17 +210,14 @@ func shortName(u string) string {
 func openSource(opts *Options, resolver *endpoint.Resolver, event func(string, engine.EndpointState, error)) (engine.Source, string, error) {
 	if mediaurl.IsNetwork(opts.Source) {
 		so := endpoint.SourceOptions{Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure}
-		if _, _, err := resolver.Source(opts.Source, so); err != nil {
+		newSrc, _, err := resolver.SourceFactory(opts.Source, so)
+		if err != nil {
 			return nil, "", err
 		}
 		name := mediaurl.Redact(opts.Source)
 		return &engine.RetrySource{
-			Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax},
+			Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, New: newSrc,
 			OnEvent: func(s engine.EndpointState, err error) { event("source "+name, s, err) },
-			New: func() engine.Source {
-				s, _, _ := resolver.Source(opts.Source, so)
-				return s
-			},
 		}, name, nil
 	}
 	open, err := resolver.FileSource(opts.Source, endpoint.FileOptions{})
