@@ -52,6 +52,7 @@ type Reporter struct {
 	lastB   uint64
 	lastT   time.Time
 	running bool
+	base    Figures // the counts at the last Split
 }
 
 // Start begins reporting; call Stop when the session ends.
@@ -87,8 +88,10 @@ func (r *Reporter) loop() {
 	}
 }
 
-// figures adds up the session's tracks.
+// figures adds up the session's tracks, since the last Split.
 func (r *Reporter) figures(periodic bool) Figures {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	f := Figures{Elapsed: time.Since(r.start).Seconds()}
 	if st := r.Session.Stats(); st != nil {
 		for _, t := range st.Snapshot() {
@@ -106,6 +109,13 @@ func (r *Reporter) figures(periodic bool) Figures {
 	for _, d := range r.Session.Dropped() {
 		f.Dropped += d
 	}
+	f.Bytes -= r.base.Bytes
+	f.Frames -= r.base.Frames
+	f.VideoFrames -= r.base.VideoFrames
+	f.AudioFrames -= r.base.AudioFrames
+	f.Packets -= r.base.Packets
+	f.Lost -= r.base.Lost
+	f.Dropped -= r.base.Dropped
 	now := time.Now()
 	// Only the periodic caller (the loop) touches lastB and lastT, so
 	// Figures may run beside it.
@@ -151,12 +161,41 @@ func StatusLine(f Figures) string {
 // Stop ends the live line, writes the final event, and prints a summary
 // on a terminal.
 func (r *Reporter) Stop() {
+	r.Halt()
+	r.end(r.figures(false), r.Session.Reason().String())
+}
+
+// Halt ends the live line and the "stats" events, and writes nothing more.
+func (r *Reporter) Halt() {
 	if r.running {
 		close(r.stop)
 		<-r.done
+		r.running = false
 	}
+}
+
+// Split ends one part of the session (record: one connection of a
+// reconnecting source) as Stop does, with reason, and goes on counting
+// from zero. It returns the part's figures.
+func (r *Reporter) Split(reason string) Figures {
 	f := r.figures(false)
-	f.Reason = r.Session.Reason().String()
+	r.end(f, reason)
+	r.mu.Lock()
+	r.base.Bytes += f.Bytes
+	r.base.Frames += f.Frames
+	r.base.VideoFrames += f.VideoFrames
+	r.base.AudioFrames += f.AudioFrames
+	r.base.Packets += f.Packets
+	r.base.Lost += f.Lost
+	r.base.Dropped += f.Dropped
+	r.start, r.lastT, r.lastB = time.Now(), time.Now(), 0
+	r.mu.Unlock()
+	return f
+}
+
+// end writes the end event of a part and the summary on a terminal.
+func (r *Reporter) end(f Figures, reason string) {
+	f.Reason = reason
 	end := r.EndEvent
 	if end == "" {
 		end = "end"
