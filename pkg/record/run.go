@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -416,4 +418,27 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// FileFormat is the output format of a recording to path: format (mp4,
+// fmp4, ts or mpegts) or else the extension's, as a FileSink format.
+func FileFormat(path, format string) (string, error) {
+	f := format
+	if f == "" {
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".mp4", ".m4v", ".mov":
+			f = "mp4"
+		case ".ts", ".m2ts":
+			f = "ts"
+		default:
+			return "", fault.New(fault.Usage, "%s: record writes .mp4 or .ts (or give --format mp4|fmp4|ts)", path)
+		}
+	}
+	switch f {
+	case "mp4", "fmp4", "ts":
+		return f, nil
+	case "mpegts":
+		return "ts", nil
+	}
+	return "", fault.New(fault.Usage, "unknown --format %q: want mp4, fmp4 or ts", format)
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +13,6 @@ import (
 	"github.com/avcat/avcat/pkg/cmdutil"
 	"github.com/avcat/avcat/pkg/endpoint"
 	"github.com/avcat/avcat/pkg/engine"
-	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/mediaurl"
@@ -167,27 +164,6 @@ succeeded, else the code of the first failed source in the order given (docs/exi
 	return cmd
 }
 
-func (opts *Options) outputFormat() (string, error) {
-	f := opts.Format
-	if f == "" {
-		switch strings.ToLower(filepath.Ext(opts.Output)) {
-		case ".mp4", ".m4v", ".mov":
-			f = "mp4"
-		case ".ts", ".m2ts":
-			f = "ts"
-		default:
-			return "", fault.New(fault.Usage, "%s: record writes .mp4 or .ts (or give --format mp4|fmp4|ts)", opts.Output)
-		}
-	}
-	switch f {
-	case "mp4", "fmp4", "ts":
-		return f, nil
-	case "mpegts":
-		return "ts", nil
-	}
-	return "", fault.New(fault.Usage, "unknown --format %q: want mp4, fmp4 or ts", f)
-}
-
 // sources numbers the URLs for the template fields.
 func (opts *Options) sources() []rec.Source {
 	out := make([]rec.Source, len(opts.URLs))
@@ -216,7 +192,7 @@ func readSources(path string, ios *iostreams.IOStreams) ([]string, error) {
 }
 
 func recordRun(ctx context.Context, opts *Options) error {
-	format, err := opts.outputFormat()
+	format, err := rec.FileFormat(opts.Output, opts.Format)
 	if err != nil {
 		return err
 	}
@@ -245,7 +221,7 @@ func recordRun(ctx context.Context, opts *Options) error {
 			Reconnect: opts.Reconnect, Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax},
 			IO: opts.IO, Log: log, JSON: jsonOut,
 			NewFile: func(path string) (engine.Sink, error) {
-				sink, _, err := endpoint.FileSink(path, nil, endpoint.SinkFileOptions{Format: formatFor(format)})
+				sink, _, err := endpoint.FileSink(path, nil, endpoint.SinkFileOptions{Format: format})
 				return sink, err
 			},
 		}
@@ -257,12 +233,4 @@ func recordRun(ctx context.Context, opts *Options) error {
 		recs[i] = r
 	}
 	return rec.RunAll(ctx, recs, opts.IO, log, jsonOut)
-}
-
-// formatFor maps record's formats onto the sink formats.
-func formatFor(f string) string {
-	if f == "ts" {
-		return endpoint.OutMPEGTS
-	}
-	return f
 }
