@@ -56,8 +56,11 @@ type Reporter struct {
 }
 
 // Start begins reporting; call Stop when the session ends.
+// After a Split, Start resumes it for the next part.
 func (r *Reporter) Start() {
+	r.mu.Lock()
 	r.start, r.lastT = time.Now(), time.Now()
+	r.mu.Unlock()
 	if !r.tty() && r.JSON == nil {
 		return
 	}
@@ -175,9 +178,11 @@ func (r *Reporter) Halt() {
 }
 
 // Split ends one part of the session (record: one connection of a
-// reconnecting source) as Stop does, with reason, and goes on counting
-// from zero. It returns the part's figures.
+// reconnecting source) as Stop does, with reason, and counts the next
+// part from zero once Start resumes reporting. It returns the part's
+// figures.
 func (r *Reporter) Split(reason string) Figures {
+	r.Halt()
 	f := r.figures(false)
 	r.end(f, reason)
 	r.mu.Lock()
@@ -236,4 +241,18 @@ func Bitrate(bps float64) string {
 		return fmt.Sprintf("%.1f kbit/s", bps/1e3)
 	}
 	return fmt.Sprintf("%.0f bit/s", bps)
+}
+
+// NothingReceived reports that a session got no packet and no frame.
+func NothingReceived(sess *engine.Session) bool {
+	st := sess.Stats()
+	if st == nil {
+		return true
+	}
+	for _, t := range st.Snapshot() {
+		if t.Packets > 0 || t.Frames > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -124,7 +124,9 @@ func (r *Recorder) Run(ctx context.Context) error {
 			if s == engine.StateUp {
 				r.mu.Lock()
 				r.up = true
+				rep := r.rep
 				r.mu.Unlock()
+				rep.Start() // the new connection's figures
 			}
 		},
 	}

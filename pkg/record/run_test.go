@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,7 @@ type recordRun struct {
 	rec    *Recorder
 	files  map[string]int // units per file
 	events map[string]int
+	conns  []uint64 // frames of each connection_end
 	stderr string
 	err    error
 }
@@ -93,9 +95,15 @@ func runRecorder(t *testing.T, units []int, last error, configure func(*Recorder
 	out.err = r.Run(context.Background())
 	out.stderr = stderr.String()
 	for _, line := range strings.Split(strings.TrimSpace(js.String()), "\n") {
-		var ev struct{ Event string }
+		var ev struct {
+			Event  string
+			Frames uint64
+		}
 		if err := json.Unmarshal([]byte(line), &ev); err == nil {
 			out.events[ev.Event]++
+			if ev.Event == "connection_end" {
+				out.conns = append(out.conns, ev.Frames)
+			}
 		}
 	}
 	return out
@@ -141,6 +149,9 @@ func TestRecorderReconnects(t *testing.T) {
 	}
 	if got.rec.FileCount() != 3 || got.events["segment"] != 3 || got.events["connection_end"] != 3 || got.events["reconnect"] != 3 {
 		t.Fatalf("%d files, events %v: want 3 segment, 3 connection_end, 3 reconnect", got.rec.FileCount(), got.events)
+	}
+	if fmt.Sprint(got.conns) != "[30 20 25]" {
+		t.Fatalf("frames per connection_end %v, want [30 20 25]", got.conns)
 	}
 	if strings.Count(got.stderr, "source lost (the source ended the stream); reconnecting in 1ms") != 3 {
 		t.Fatalf("stderr:\n%s", got.stderr)
