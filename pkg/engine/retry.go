@@ -233,10 +233,6 @@ type RetrySource struct {
 	// failed: ErrStreamEnded when it just ended) and the wait before the
 	// next try; an error ends Run with it instead.
 	Retry func(err error, wait time.Duration) error
-	// Gapless starts a new connection right after the last unit sent
-	// instead of after the wall time that passed (record: each connection
-	// gets its own file, and --duration counts media, not outages).
-	Gapless bool
 
 	first      Source
 	desc       *description.Session
@@ -318,9 +314,6 @@ func (r *RetrySource) Run(ctx context.Context, emit func(*media.Unit)) error {
 			f := formats[j]
 			if conn > 0 && !based[j] {
 				gap := int64(time.Since(lostAt).Seconds() * float64(f.ClockRate()))
-				if r.Gapless {
-					gap = 0
-				}
 				shift[j] = lastOut[j] + max(gap, 1) - u.PTS
 				based[j] = true
 			}

@@ -119,7 +119,7 @@ func (r *Recorder) warnf(format string, args ...any) { r.Log.Warnf(r.Prefix+form
 // Run records until the source ends for good, fails, or ctx is done.
 func (r *Recorder) Run(ctx context.Context) error {
 	var src engine.Source = &engine.RetrySource{
-		New: r.New, Backoff: r.Backoff, Gapless: true, Retry: r.retry,
+		New: r.New, Backoff: r.Backoff, Retry: r.retry,
 		OnEvent: func(s engine.EndpointState, _ error) {
 			if s == engine.StateUp {
 				r.mu.Lock()
