@@ -162,8 +162,10 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	sink := newSink()
-	if opts.Reconnect {
+	var sink engine.Sink
+	if !opts.Reconnect {
+		sink = newSink()
+	} else {
 		// Drops are retried with backoff; what the input produces while
 		// the server is away is dropped, so the push stays live.
 		log := opts.Logger()
