@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -207,15 +206,19 @@ type RetrySource struct {
 	// StateUp comes after the last unit of the lost connection and before
 	// the first unit of the new one, so a caller can start a new file there.
 	OnEvent func(state EndpointState, err error)
-	// Retryable, when set, decides whether the error a connection ended or
-	// failed to reopen with is worth a retry; Run returns the others.
-	Retryable func(err error) bool
+	// Retry, when set, is told why the source was lost (or the last try
+	// failed: ErrStreamEnded when it just ended) and the wait before the
+	// next try; an error ends Run with it instead.
+	Retry func(err error, wait time.Duration) error
 
 	first      Source
 	desc       *description.Session
 	ran        bool
 	reconnects atomic.Uint64
 }
+
+// ErrStreamEnded is why a source that ended by itself was lost.
+var ErrStreamEnded = errors.New("the stream ended")
 
 // Reconnects counts reconnections.
 func (r *RetrySource) Reconnects() uint64 { return r.reconnects.Load() }
@@ -231,18 +234,19 @@ func (r *RetrySource) Open(ctx context.Context) (*description.Session, error) {
 	return desc, nil
 }
 
-// Run runs connections until ctx ends, or an error is not Retryable.
+// Run runs connections until ctx ends, or Retry refuses to go on.
 func (r *RetrySource) Run(ctx context.Context, emit func(*media.Unit)) error {
 	r.ran = true
 	tl := NewTimeline(r.desc, AfterGap)
 	src, cur := r.first, r.desc
+	var lost error // why the last connection ended
 	for conn := 0; ; conn++ {
 		if conn > 0 {
 			var err error
-			src, cur, err = r.reconnect(ctx, tl)
+			src, cur, err = r.reconnect(ctx, tl, lost)
 			if err != nil {
 				if ctx.Err() != nil {
-					return nil
+					return nil // ctx ended while reconnecting
 				}
 				return err
 			}
@@ -254,24 +258,28 @@ func (r *RetrySource) Run(ctx context.Context, emit func(*media.Unit)) error {
 			return nil
 		}
 		if err == nil {
-			err = errors.New("the stream ended")
+			err = ErrStreamEnded
 		}
+		lost = err
 		if r.OnEvent != nil {
 			r.OnEvent(StateDown, err)
-		}
-		if r.Retryable != nil && !r.Retryable(err) {
-			return err
 		}
 	}
 }
 
 // reconnect opens a new connection with backoff until one fits the
 // first one's tracks.
-func (r *RetrySource) reconnect(ctx context.Context, tl *Timeline) (Source, *description.Session, error) {
+func (r *RetrySource) reconnect(ctx context.Context, tl *Timeline, lost error) (Source, *description.Session, error) {
 	r.Backoff.Reset()
 	for {
+		wait := r.Backoff.Next()
+		if r.Retry != nil {
+			if err := r.Retry(lost, wait); err != nil {
+				return nil, nil, err
+			}
+		}
 		select {
-		case <-time.After(r.Backoff.Next()):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		}
@@ -282,16 +290,14 @@ func (r *RetrySource) reconnect(ctx context.Context, tl *Timeline) (Source, *des
 		desc, err := src.Open(ctx)
 		if err == nil {
 			if err = tl.Fits(desc); err != nil {
-				err = fmt.Errorf("the source came back with %w", err)
+				err = fault.New(fault.Network, "the source came back with %w", err)
 			}
 		}
 		if err != nil {
 			src.Close()
+			lost = err
 			if r.OnEvent != nil {
 				r.OnEvent(StateDown, err)
-			}
-			if r.Retryable != nil && !r.Retryable(err) {
-				return nil, nil, err
 			}
 			continue
 		}

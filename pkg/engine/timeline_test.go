@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -308,26 +307,6 @@ func TestRetrySourceTimeline(t *testing.T) {
 	}
 	if len(downs) != 3 || !strings.Contains(downs[2], "the source came back with track 1 is Opus instead of H264") {
 		t.Fatalf("down events %q; want the ends of two connections and the refused one", downs)
-	}
-}
-
-// TestRetrySourceRetryable: an error the caller does not retry ends Run.
-func TestRetrySourceRetryable(t *testing.T) {
-	errAuth := errors.New("401 unauthorized")
-	opens := 0
-	r := &RetrySource{
-		New: func() Source {
-			opens++
-			return &script{desc: avDesc(), err: errAuth}
-		},
-		Backoff:   Backoff{Min: time.Millisecond, Max: time.Millisecond},
-		Retryable: func(err error) bool { return !errors.Is(err, errAuth) },
-	}
-	if _, err := r.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Run(context.Background(), func(*media.Unit) {}); !errors.Is(err, errAuth) || opens != 1 {
-		t.Fatalf("Run returned %v after %d connections; want the error after one", err, opens)
 	}
 }
 
