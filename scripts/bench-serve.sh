@@ -135,17 +135,26 @@ measure() { # LABEL N URL SERVERPID
 	return 0
 }
 
-run_avcat() { # N
-	local n=$1 port spid try
-	for try in 1 2 3; do # a free port can be taken between pick and bind
+# start_server LABEL LOG FN: FN PORT starts a server on PORT (start_bg);
+# a free port can be taken between pick and bind, so up to 3 tries. Sets
+# port and spid.
+start_server() {
+	local label=$1 logf=$2 fn=$3 try
+	for try in 1 2 3; do
 		port=$("$br" freeport)
-		start_bg "$work/avcat.log" "$AVCAT" serve --rtsp "127.0.0.1:$port" --no-rtmp --no-udp
+		"$fn" "$port"
 		spid=$bg
-		wait_port "$port" "$spid" && break
+		wait_port "$port" "$spid" && return 0
 		stop "$spid"
-		spid=
 	done
-	[[ -n $spid ]] || die "avcat serve did not start: $(tail -n 3 "$work/avcat.log")"
+	die "$label did not start: $(tail -n 3 "$logf")"
+}
+
+start_avcat() { start_bg "$work/avcat.log" "$AVCAT" serve --rtsp "127.0.0.1:$1" --no-rtmp --no-udp; }
+
+run_avcat() { # N
+	local n=$1 port spid
+	start_server "avcat serve" "$work/avcat.log" start_avcat
 	publish_loop -max_delay 0 -f rtsp -rtsp_transport tcp "rtsp://127.0.0.1:$port/bench"
 	measure avcat "$n" "rtsp://127.0.0.1:$port/bench" "$spid" || true
 	stop "$fpid"
@@ -162,38 +171,31 @@ gst_available() {
 	done
 }
 
+start_gst() {
+	local launch cfg
+	udp=$("$br" freeport -udp)
+	launch="udpsrc address=127.0.0.1 port=$udp caps=video/mpegts,systemstream=true,packetsize=188 buffer-size=2097152"
+	launch+=" ! tsdemux name=d"
+	launch+=" d. ! queue ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 aggregate-mode=zero-latency"
+	launch+=" d. ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97"
+	cfg=$(printf '{"port": %d, "mounts": [{"path": "/bench", "shared": true, "launch": "%s"}]}' "$1" "$launch")
+	start_bg "$work/gst.log" "$PY" internal/testpeer/gst_rtsp_server.py "$cfg"
+}
+
 run_gst() { # N
-	local n=$1 port udp spid try cfg launch
-	for try in 1 2 3; do
-		port=$("$br" freeport)
-		udp=$("$br" freeport -udp)
-		launch="udpsrc address=127.0.0.1 port=$udp caps=video/mpegts,systemstream=true,packetsize=188 buffer-size=2097152"
-		launch+=" ! tsdemux name=d"
-		launch+=" d. ! queue ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 aggregate-mode=zero-latency"
-		launch+=" d. ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97"
-		cfg=$(printf '{"port": %d, "mounts": [{"path": "/bench", "shared": true, "launch": "%s"}]}' "$port" "$launch")
-		start_bg "$work/gst.log" "$PY" internal/testpeer/gst_rtsp_server.py "$cfg"
-		spid=$bg
-		wait_port "$port" "$spid" && break
-		stop "$spid"
-		spid=
-	done
-	[[ -n $spid ]] || die "GStreamer RTSP server did not start: $(tail -n 3 "$work/gst.log")"
+	local n=$1 port udp spid
+	start_server "GStreamer RTSP server" "$work/gst.log" start_gst
 	publish_loop -f mpegts "udp://127.0.0.1:$udp?pkt_size=1316"
 	measure gst-rtsp-server "$n" "rtsp://127.0.0.1:$port/bench" "$spid" || true
 	stop "$fpid"
 	stop "$spid"
 }
 
-# run_mediamtx N: mediamtx, RTSP over TCP only, published to like avcat.
-run_mediamtx() {
-	local n=$1 port spid try
-	for try in 1 2 3; do
-		port=$("$br" freeport)
-		cat >"$work/mediamtx.yml" <<YML
+start_mediamtx() {
+	cat >"$work/mediamtx.yml" <<YML
 logLevel: error
 rtspTransports: [tcp]
-rtspAddress: 127.0.0.1:$port
+rtspAddress: 127.0.0.1:$1
 rtmp: no
 hls: no
 webrtc: no
@@ -205,13 +207,13 @@ playback: no
 paths:
   all_others:
 YML
-		start_bg "$work/mediamtx.log" "$mtx" "$work/mediamtx.yml"
-		spid=$bg
-		wait_port "$port" "$spid" && break
-		stop "$spid"
-		spid=
-	done
-	[[ -n $spid ]] || die "mediamtx did not start: $(tail -n 3 "$work/mediamtx.log")"
+	start_bg "$work/mediamtx.log" "$mtx" "$work/mediamtx.yml"
+}
+
+# run_mediamtx N: mediamtx, RTSP over TCP only, published to like avcat.
+run_mediamtx() {
+	local n=$1 port spid
+	start_server mediamtx "$work/mediamtx.log" start_mediamtx
 	publish_loop -max_delay 0 -f rtsp -rtsp_transport tcp "rtsp://127.0.0.1:$port/bench"
 	measure mediamtx "$n" "rtsp://127.0.0.1:$port/bench" "$spid" || true
 	stop "$fpid"
