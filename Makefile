@@ -44,7 +44,7 @@ fuzz: ## run every Fuzz target for FUZZTIME (default 10s)
 bench: ## run the Go benchmarks
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-bench-serve: build ## load test serve: 1 publisher to N RTSP readers vs GStreamer (BENCH_DURATION, BENCH_READERS)
+bench-serve: build ## load test serve: 1 publisher to N RTSP readers vs GStreamer and mediamtx (BENCH_DURATION, BENCH_READERS, BENCH_REFERENCE)
 	AVCAT=$(BIN) GO=$(GO) scripts/bench-serve.sh
 
 bench-relay: build ## relay one live stream RTSP->RTSP and RTSP->RTMP vs ffmpeg -c copy: CPU, RSS, added latency (BENCH_DURATION)

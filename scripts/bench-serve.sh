@@ -11,7 +11,8 @@
 # VmHWM). Each (server, N) gets a fresh server process, so the peak RSS
 # belongs to that load.
 #
-# Reference: the same load against GStreamer's RTSP server
+# References: mediamtx (scripts/install-mediamtx.sh; it shares gortsplib with
+# avcat, so it shows what the library costs) and the same load against GStreamer's RTSP server
 # (internal/testpeer/gst_rtsp_server.py, python3-gi), one shared media fed
 # by the same ffmpeg loop (MPEG-TS over UDP) and payloaded in-process.
 # The RTP packetization is matched, since CPU cost is per packet more than
@@ -26,7 +27,8 @@
 # Environment:
 #   BENCH_DURATION   measurement window per run, in seconds (default 20)
 #   BENCH_READERS    reader counts (default "10 100 500")
-#   BENCH_REFERENCE  auto (GStreamer when available), gst, or none
+#   BENCH_REFERENCE  references to run beside avcat, a list of gst, mediamtx
+#                    or none; auto (the default) is both when available
 #   BENCH_CLIP       the clip to publish (default the demo clip)
 #   BENCH_OUT        also copy the NDJSON results to this file
 #   AVCAT            an avcat binary to use (default: build one)
@@ -133,17 +135,27 @@ measure() { # LABEL N URL SERVERPID
 	return 0
 }
 
-run_avcat() { # N
-	local n=$1 port spid try
-	for try in 1 2 3; do # a free port can be taken between pick and bind
+# start_server LABEL LOG FN: FN PORT starts a server on PORT (start_bg);
+# a free port can be taken between pick and bind, so up to 3 tries. Sets
+# port and spid.
+start_server() {
+	local label=$1 logf=$2 fn=$3 try
+	for try in 1 2 3; do
 		port=$("$br" freeport)
-		start_bg "$work/avcat.log" "$AVCAT" serve --rtsp "127.0.0.1:$port" --no-rtmp --no-udp --max-sessions 0 --max-conns 0
+		"$fn" "$port"
 		spid=$bg
-		wait_port "$port" "$spid" && break
+		wait_port "$port" "$spid" && return 0
 		stop "$spid"
-		spid=
 	done
-	[[ -n $spid ]] || die "avcat serve did not start: $(tail -n 3 "$work/avcat.log")"
+	die "$label did not start: $(tail -n 3 "$logf")"
+}
+
+# No session or connection cap: N readers are the point.
+start_avcat() { start_bg "$work/avcat.log" "$AVCAT" serve --rtsp "127.0.0.1:$1" --no-rtmp --no-udp --max-sessions 0 --max-conns 0; }
+
+run_avcat() { # N
+	local n=$1 port spid
+	start_server "avcat serve" "$work/avcat.log" start_avcat
 	publish_loop -max_delay 0 -f rtsp -rtsp_transport tcp "rtsp://127.0.0.1:$port/bench"
 	measure avcat "$n" "rtsp://127.0.0.1:$port/bench" "$spid" || true
 	stop "$fpid"
@@ -160,45 +172,80 @@ gst_available() {
 	done
 }
 
+start_gst() {
+	local launch cfg
+	udp=$("$br" freeport -udp)
+	launch="udpsrc address=127.0.0.1 port=$udp caps=video/mpegts,systemstream=true,packetsize=188 buffer-size=2097152"
+	launch+=" ! tsdemux name=d"
+	launch+=" d. ! queue ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 aggregate-mode=zero-latency"
+	launch+=" d. ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97"
+	cfg=$(printf '{"port": %d, "mounts": [{"path": "/bench", "shared": true, "launch": "%s"}]}' "$1" "$launch")
+	start_bg "$work/gst.log" "$PY" internal/testpeer/gst_rtsp_server.py "$cfg"
+}
+
 run_gst() { # N
-	local n=$1 port udp spid try cfg launch
-	for try in 1 2 3; do
-		port=$("$br" freeport)
-		udp=$("$br" freeport -udp)
-		launch="udpsrc address=127.0.0.1 port=$udp caps=video/mpegts,systemstream=true,packetsize=188 buffer-size=2097152"
-		launch+=" ! tsdemux name=d"
-		launch+=" d. ! queue ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 aggregate-mode=zero-latency"
-		launch+=" d. ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97"
-		cfg=$(printf '{"port": %d, "mounts": [{"path": "/bench", "shared": true, "launch": "%s"}]}' "$port" "$launch")
-		start_bg "$work/gst.log" "$PY" internal/testpeer/gst_rtsp_server.py "$cfg"
-		spid=$bg
-		wait_port "$port" "$spid" && break
-		stop "$spid"
-		spid=
-	done
-	[[ -n $spid ]] || die "GStreamer RTSP server did not start: $(tail -n 3 "$work/gst.log")"
+	local n=$1 port udp spid
+	start_server "GStreamer RTSP server" "$work/gst.log" start_gst
 	publish_loop -f mpegts "udp://127.0.0.1:$udp?pkt_size=1316"
 	measure gst-rtsp-server "$n" "rtsp://127.0.0.1:$port/bench" "$spid" || true
 	stop "$fpid"
 	stop "$spid"
 }
 
-ref=none
-case $REFERENCE in
-auto) gst_available && ref=gst || log "reference skipped: GStreamer RTSP server (python3-gi, gst-rtsp-server, plugins) not available" ;;
-gst) gst_available || die "BENCH_REFERENCE=gst but the GStreamer RTSP server is not available"; ref=gst ;;
-none) ;;
-*) die "BENCH_REFERENCE must be auto, gst or none" ;;
-esac
+start_mediamtx() {
+	cat >"$work/mediamtx.yml" <<YML
+logLevel: error
+rtspTransports: [tcp]
+rtspAddress: 127.0.0.1:$1
+rtmp: no
+hls: no
+webrtc: no
+srt: no
+api: no
+metrics: no
+pprof: no
+playback: no
+paths:
+  all_others:
+YML
+	start_bg "$work/mediamtx.log" "$mtx" "$work/mediamtx.yml"
+}
+
+# run_mediamtx N: mediamtx, RTSP over TCP only, published to like avcat.
+run_mediamtx() {
+	local n=$1 port spid
+	start_server mediamtx "$work/mediamtx.log" start_mediamtx
+	publish_loop -max_delay 0 -f rtsp -rtsp_transport tcp "rtsp://127.0.0.1:$port/bench"
+	measure mediamtx "$n" "rtsp://127.0.0.1:$port/bench" "$spid" || true
+	stop "$fpid"
+	stop "$spid"
+}
+
+# The references: GStreamer (its own RTSP code) and mediamtx (same
+# gortsplib as avcat; built by scripts/install-mediamtx.sh).
+refs=()
+mtx=
+for r in $REFERENCE; do
+	case $r in
+	auto)
+		if gst_available; then refs+=(gst); else log "reference skipped: GStreamer RTSP server (python3-gi, gst-rtsp-server, plugins) not available"; fi
+		if mtx=$(scripts/install-mediamtx.sh 2>"$work/mtx-install.log"); then refs+=(mediamtx); else log "reference skipped: mediamtx could not be built: $(tail -n 2 "$work/mtx-install.log")"; fi
+		;;
+	gst) gst_available || die "BENCH_REFERENCE=gst but the GStreamer RTSP server is not available"; refs+=(gst) ;;
+	mediamtx) mtx=$(scripts/install-mediamtx.sh) || die "BENCH_REFERENCE=mediamtx but mediamtx could not be built"; refs+=(mediamtx) ;;
+	none) ;;
+	*) die "BENCH_REFERENCE is a list of: auto, gst, mediamtx, none" ;;
+	esac
+done
 
 log "clip $CLIP, readers: $READERS, ${DURATION}s each, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in $READERS; do
 	log "avcat serve, N=$n"
 	run_avcat "$n"
-	if [[ $ref == gst ]]; then
-		log "gst-rtsp-server, N=$n"
-		run_gst "$n"
-	fi
+	for r in "${refs[@]}"; do
+		log "$r, N=$n"
+		"run_$r" "$n"
+	done
 done
 
 [[ -s $results ]] || die "no run succeeded"

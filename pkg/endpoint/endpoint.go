@@ -95,6 +95,21 @@ func (r *Resolver) Source(spec string, o SourceOptions) (engine.Source, *url.URL
 	return src, u, err
 }
 
+// SourceFactory resolves spec once and returns a func that builds a fresh,
+// unopened source for it on each call: the first connection and every
+// reconnect (engine.RetrySource.New).
+func (r *Resolver) SourceFactory(spec string, o SourceOptions) (func() engine.Source, *url.URL, error) {
+	_, u, err := r.Source(spec, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	open := r.sources[u.Scheme]
+	return func() engine.Source {
+		s, _ := open(cloneURL(u), o) // the same opener accepted u above
+		return s
+	}, u, nil
+}
+
 // SinkOptions are per-verb settings for network sinks.
 type SinkOptions struct {
 	// Transport is tcp or udp (RTSP).
@@ -114,18 +129,40 @@ func (r *Resolver) NetworkSink(spec string, o SinkOptions) (engine.Sink, *url.UR
 		return nil, nil, err
 	}
 	withCreds(u, o.User, o.Pass)
+	if s := r.networkSink(u, o); s != nil {
+		return s, u, nil
+	}
+	return nil, nil, fault.New(fault.Usage, "cannot publish to %s:// URLs", u.Scheme)
+}
+
+// networkSink builds the sink of a parsed URL; nil for other schemes.
+func (r *Resolver) networkSink(u *url.URL, o SinkOptions) engine.Sink {
+	so := SourceOptions{InsecureTLS: o.InsecureTLS}
 	switch u.Scheme {
 	case mediaurl.SchemeRTSP, mediaurl.SchemeRTSPS, mediaurl.SchemeRTSPH:
-		so := SourceOptions{InsecureTLS: o.InsecureTLS}
 		return &rtsp.Sink{Config: rtsp.Config{
 			URL: u, Transport: o.Transport, Tunnel: o.Tunnel, Timeout: r.cfg.Timeout,
 			UserAgent: o.UserAgent, TLSConfig: tlsConfig(u, so), Logger: r.cfg.Logger,
-		}}, u, nil
+		}}
 	case mediaurl.SchemeRTMP, mediaurl.SchemeRTMPS:
-		so := SourceOptions{InsecureTLS: o.InsecureTLS}
-		return &rtmp.Sink{URL: u, Timeout: r.cfg.Timeout, TLSConfig: tlsConfig(u, so), Logger: r.cfg.Logger}, u, nil
+		return &rtmp.Sink{URL: u, Timeout: r.cfg.Timeout, TLSConfig: tlsConfig(u, so), Logger: r.cfg.Logger}
 	}
-	return nil, nil, fault.New(fault.Usage, "cannot publish to %s:// URLs", u.Scheme)
+	return nil
+}
+
+// SinkFactory resolves spec once and returns a func that builds a fresh,
+// unopened publishing sink for it on each call (engine.RetrySink.New).
+func (r *Resolver) SinkFactory(spec string, o SinkOptions) (func() engine.Sink, *url.URL, error) {
+	_, u, err := r.NetworkSink(spec, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func() engine.Sink { return r.networkSink(cloneURL(u), o) }, u, nil
+}
+
+func cloneURL(u *url.URL) *url.URL {
+	c := *u
+	return &c
 }
 
 func withCreds(u *url.URL, user, pass string) {

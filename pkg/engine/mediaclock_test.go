@@ -83,6 +83,31 @@ func TestSessionMediaDurationStartWait(t *testing.T) {
 	}
 }
 
+// TestSessionMediaDurationLongGOP: a live source whose first keyframe
+// comes later, in wall time, than MediaDuration (joined mid-GOP) still
+// records MediaDuration from that keyframe, as ffmpeg -t does.
+func TestSessionMediaDurationLongGOP(t *testing.T) {
+	desc, f := testDesc()
+	var us []*media.Unit
+	for i := range 20 { // 10 frames before the keyframe, 20 ms apart
+		key := i == 10
+		nalu := []byte{0x41}
+		if key {
+			nalu = []byte{0x65}
+		}
+		us = append(us, &media.Unit{Format: f, PTS: int64(i) * 3600, DTS: int64(i) * 3600, Payload: [][]byte{nalu}, Key: key})
+	}
+	sink := &countingSink{}
+	s := &Session{Source: &fakeSource{desc: desc, units: us, hold: true, tick: 20 * time.Millisecond}, Sinks: []Sink{sink},
+		MediaDuration: 100 * time.Millisecond}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.Reason() != StopDuration || s.MediaTime() != 80*time.Millisecond {
+		t.Fatalf("reason %v, media %v: want duration reached after 80 ms of media from the keyframe", s.Reason(), s.MediaTime())
+	}
+}
+
 type countingSink struct{ video, audio int }
 
 func (s *countingSink) Open(*description.Session) error { return nil }

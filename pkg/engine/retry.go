@@ -3,12 +3,10 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
 
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/media"
@@ -184,32 +182,7 @@ func isKey(u *media.Unit) bool {
 	if u.Decoded() {
 		return u.Key
 	}
-	return u.Key || startsKeyframe(u)
-}
-
-func startsKeyframe(u *media.Unit) bool {
-	for _, p := range u.Packets {
-		if len(p.Payload) == 0 {
-			continue
-		}
-		switch u.Format.(type) {
-		case *format.H264:
-			t := p.Payload[0] & 0x1f
-			if t == 5 || t == 7 || (t == 24 && len(p.Payload) > 3 && (p.Payload[3]&0x1f == 7 || p.Payload[3]&0x1f == 5)) ||
-				(t == 28 && len(p.Payload) > 1 && p.Payload[1]&0x80 != 0 && p.Payload[1]&0x1f == 5) {
-				return true
-			}
-		case *format.H265:
-			t := (p.Payload[0] >> 1) & 0x3f
-			if (t >= 16 && t <= 21) || t == 32 || t == 33 ||
-				(t == 49 && len(p.Payload) > 2 && p.Payload[2]&0x80 != 0 && (p.Payload[2]&0x3f >= 16 && p.Payload[2]&0x3f <= 21)) {
-				return true
-			}
-		default:
-			return true
-		}
-	}
-	return false
+	return u.Key || media.StartsKeyframe(u)
 }
 
 // Close closes the current connection.
@@ -224,18 +197,28 @@ func (r *RetrySink) Close() error {
 
 // RetrySource reconnects a network source with backoff when it drops.
 // Later connections are mapped onto the first one's tracks, with
-// timestamps (and forwarded RTP) that keep going forward, so destinations
-// see one continuous stream.
+// timestamps (and forwarded RTP) that keep going forward (a Timeline with
+// the AfterGap policy), so destinations see one continuous stream.
 type RetrySource struct {
 	New     func() Source
 	Backoff Backoff
+	// OnEvent, when set, hears about state changes. It is called from Run:
+	// StateUp comes after the last unit of the lost connection and before
+	// the first unit of the new one, so a caller can start a new file there.
 	OnEvent func(state EndpointState, err error)
+	// Retry, when set, is told why the source was lost (or the last try
+	// failed: ErrStreamEnded when it just ended) and the wait before the
+	// next try; an error ends Run with it instead.
+	Retry func(err error, wait time.Duration) error
 
 	first      Source
 	desc       *description.Session
 	ran        bool
 	reconnects atomic.Uint64
 }
+
+// ErrStreamEnded is why a source that ended by itself was lost.
+var ErrStreamEnded = errors.New("the stream ended")
 
 // Reconnects counts reconnections.
 func (r *RetrySource) Reconnects() uint64 { return r.reconnects.Load() }
@@ -251,97 +234,52 @@ func (r *RetrySource) Open(ctx context.Context) (*description.Session, error) {
 	return desc, nil
 }
 
-// Run runs connections until ctx ends.
+// Run runs connections until ctx ends, or Retry refuses to go on.
 func (r *RetrySource) Run(ctx context.Context, emit func(*media.Unit)) error {
 	r.ran = true
-	formats := formatList(r.desc)
-	medias := make(map[format.Format]*description.Media)
-	for _, m := range r.desc.Medias {
-		for _, f := range m.Formats {
-			medias[f] = m
-		}
-	}
-	cont := newRTPContinuity(len(formats))
-	lastOut := make([]int64, len(formats)) // last PTS sent, per track
-	seen := make([]bool, len(formats))
+	tl := NewTimeline(r.desc, AfterGap)
 	src, cur := r.first, r.desc
+	var lost error // why the last connection ended
 	for conn := 0; ; conn++ {
 		if conn > 0 {
 			var err error
-			src, cur, err = r.reconnect(ctx, len(formats))
+			src, cur, err = r.reconnect(ctx, tl, lost)
 			if err != nil {
-				return nil // ctx ended while reconnecting
+				if ctx.Err() != nil {
+					return nil // ctx ended while reconnecting
+				}
+				return err
 			}
 			r.reconnects.Add(1)
 		}
-		cont.newIteration(conn)
-		index := make(map[format.Format]int)
-		for j, f := range formatList(cur) {
-			index[f] = j
-		}
-		// The new connection's timestamps start after the last ones sent,
-		// by the wall time that passed.
-		lostAt := time.Now()
-		shift := make([]int64, len(formats))
-		based := make([]bool, len(formats))
-		err := src.Run(ctx, func(u *media.Unit) {
-			j, ok := index[u.Format]
-			if !ok {
-				return
-			}
-			if conn == 0 {
-				// The first connection is the reference timeline: its
-				// units pass untouched, with no copy per packet.
-				if !seen[j] || u.PTS > lastOut[j] {
-					lastOut[j], seen[j] = u.PTS, true
-				}
-				if len(u.Packets) > 0 {
-					cont.note(j, u.Packets, u.PTS)
-				}
-				emit(u)
-				return
-			}
-			f := formats[j]
-			if conn > 0 && !based[j] {
-				gap := int64(time.Since(lostAt).Seconds() * float64(f.ClockRate()))
-				shift[j] = lastOut[j] + max(gap, 1) - u.PTS
-				based[j] = true
-			}
-			out := *u
-			out.Format, out.Media = f, medias[f]
-			out.PTS += shift[j]
-			out.DTS += shift[j]
-			if seen[j] && out.PTS <= lastOut[j] && conn > 0 {
-				return
-			}
-			if len(u.Packets) > 0 {
-				out.Packets = cont.rewrite(j, u.Packets, out.PTS)
-			}
-			if !seen[j] || out.PTS > lastOut[j] {
-				lastOut[j], seen[j] = out.PTS, true
-			}
-			emit(&out)
-		})
+		err := tl.Play(ctx, src, cur, emit)
 		src.Close()
 		if ctx.Err() != nil {
 			return nil
 		}
+		if err == nil {
+			err = ErrStreamEnded
+		}
+		lost = err
 		if r.OnEvent != nil {
-			if err == nil {
-				err = errors.New("the stream ended")
-			}
 			r.OnEvent(StateDown, err)
 		}
 	}
 }
 
-// reconnect opens a new connection with backoff until one has the same
-// number of tracks.
-func (r *RetrySource) reconnect(ctx context.Context, tracks int) (Source, *description.Session, error) {
+// reconnect opens a new connection with backoff until one fits the
+// first one's tracks.
+func (r *RetrySource) reconnect(ctx context.Context, tl *Timeline, lost error) (Source, *description.Session, error) {
 	r.Backoff.Reset()
 	for {
+		wait := r.Backoff.Next()
+		if r.Retry != nil {
+			if err := r.Retry(lost, wait); err != nil {
+				return nil, nil, err
+			}
+		}
 		select {
-		case <-time.After(r.Backoff.Next()):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		}
@@ -350,47 +288,24 @@ func (r *RetrySource) reconnect(ctx context.Context, tracks int) (Source, *descr
 		}
 		src := r.New()
 		desc, err := src.Open(ctx)
+		if err == nil {
+			if err = tl.Fits(desc); err != nil {
+				err = fault.New(fault.Network, "the source came back with %w", err)
+			}
+		}
 		if err != nil {
 			src.Close()
+			lost = err
 			if r.OnEvent != nil {
 				r.OnEvent(StateDown, err)
 			}
 			continue
 		}
-		if len(formatList(desc)) != tracks {
-			src.Close()
-			if r.OnEvent != nil {
-				r.OnEvent(StateDown, fmt.Errorf("the source came back with %d tracks instead of %d", len(formatList(desc)), tracks))
-			}
-			continue
-		}
-		updateParams(r.desc, desc)
+		media.UpdateParams(r.desc, desc)
 		if r.OnEvent != nil {
 			r.OnEvent(StateUp, nil)
 		}
 		return src, desc, nil
-	}
-}
-
-// updateParams carries new H.264/H.265 parameter sets into the original
-// formats, so destinations get them in-band before the next keyframe.
-func updateParams(orig, next *description.Session) {
-	of, nf := formatList(orig), formatList(next)
-	for i := range of {
-		switch o := of[i].(type) {
-		case *format.H264:
-			if n, ok := nf[i].(*format.H264); ok {
-				if sps, pps := n.SafeParams(); sps != nil && pps != nil {
-					o.SafeSetParams(sps, pps)
-				}
-			}
-		case *format.H265:
-			if n, ok := nf[i].(*format.H265); ok {
-				if vps, sps, pps := n.SafeParams(); vps != nil && sps != nil && pps != nil {
-					o.SafeSetParams(vps, sps, pps)
-				}
-			}
-		}
 	}
 }
 

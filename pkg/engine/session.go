@@ -14,6 +14,10 @@ import (
 	"github.com/avcat/avcat/pkg/media"
 )
 
+// DefaultStartWait is the least wall time a session with MediaDuration
+// waits for its first usable unit.
+const DefaultStartWait = 10 * time.Second
+
 // DefaultQueueSize is the per-sink queue length, in units.
 const DefaultQueueSize = 1024
 
@@ -67,7 +71,8 @@ type Session struct {
 	// the output. Units at or past it are not delivered. 0 means no limit.
 	MediaDuration time.Duration
 	// StartWait bounds, in wall time, the wait for that first usable unit
-	// when MediaDuration is set; 0 means MediaDuration.
+	// when MediaDuration is set; 0 means MediaDuration, but at least
+	// DefaultStartWait (a camera's first keyframe can be a GOP away).
 	StartWait time.Duration
 	// MaxFrames stops after this many video frames (any frames when there
 	// is no video); 0 means no limit.
@@ -298,7 +303,7 @@ func (s *Session) Run(ctx context.Context) error {
 	if clk != nil {
 		wait := s.StartWait
 		if wait <= 0 {
-			wait = s.MediaDuration
+			wait = max(s.MediaDuration, DefaultStartWait)
 		}
 		t := time.NewTimer(wait)
 		defer t.Stop()

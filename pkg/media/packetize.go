@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/pion/rtp"
 
 	"github.com/avcat/avcat/pkg/fault"
@@ -16,6 +14,7 @@ import (
 // calls, so one packetizer per output stream keeps them continuous.
 type Packetizer struct {
 	format format.Format
+	params *Params
 	encode func([][]byte) ([]*rtp.Packet, error)
 }
 
@@ -74,16 +73,18 @@ func NewPacketizer(f format.Format) (*Packetizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s packetizer: %w", f.Codec(), err)
 	}
-	return &Packetizer{format: f, encode: fn}, nil
+	return &Packetizer{format: f, params: NewParams(f), encode: fn}, nil
 }
 
 // Packetize returns the RTP packets of a decoded unit. Before an H.264 or
-// H.265 random access point that lacks them, the format's parameter sets
-// are inserted, so readers that join at a keyframe can decode.
+// H.265 random access point that lacks them, the last parameter sets
+// (in band, or the format's) are inserted, so readers that join at a
+// keyframe can decode.
 func (p *Packetizer) Packetize(u *Unit) ([]*rtp.Packet, error) {
 	au := u.Payload
+	p.params.Learn(au)
 	if u.Key {
-		au = withParams(p.format, au)
+		au = p.params.Insert(au)
 	}
 	pkts, err := p.encode(au)
 	if err != nil {
@@ -94,38 +95,6 @@ func (p *Packetizer) Packetize(u *Unit) ([]*rtp.Packet, error) {
 		pk.Timestamp += ts
 	}
 	return pkts, nil
-}
-
-// WithParams returns au with the format's parameter sets in front when it
-// lacks them (H.264 SPS/PPS, H.265 VPS/SPS/PPS); other formats are unchanged.
-func WithParams(f format.Format, au [][]byte) [][]byte { return withParams(f, au) }
-
-func withParams(f format.Format, au [][]byte) [][]byte {
-	switch f := f.(type) {
-	case *format.H264:
-		sps, pps := f.SafeParams()
-		if sps == nil || pps == nil {
-			return au
-		}
-		for _, n := range au {
-			if len(n) > 0 && h264.NALUType(n[0]&0x1f) == h264.NALUTypeSPS {
-				return au
-			}
-		}
-		return append([][]byte{sps, pps}, au...)
-	case *format.H265:
-		vps, sps, pps := f.SafeParams()
-		if vps == nil || sps == nil || pps == nil {
-			return au
-		}
-		for _, n := range au {
-			if len(n) > 0 && h265.NALUType((n[0]>>1)&0x3f) == h265.NALUType_SPS_NUT {
-				return au
-			}
-		}
-		return append([][]byte{vps, sps, pps}, au...)
-	}
-	return au
 }
 
 type manyEncoder interface {

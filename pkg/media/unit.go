@@ -20,7 +20,7 @@ type Unit struct {
 	PTS int64
 	DTS int64
 	// NoDTS reports that DTS is unknown and was set to PTS (RTP carries
-	// no decode time); muxers that need it must derive it.
+	// no decode time); a Processor derives it for muxers that need it.
 	NoDTS bool
 	// NTP is the wall time of the unit, when known (RTCP sender reports).
 	NTP time.Time

@@ -52,11 +52,15 @@ type Reporter struct {
 	lastB   uint64
 	lastT   time.Time
 	running bool
+	base    Figures // the counts at the last Split
 }
 
 // Start begins reporting; call Stop when the session ends.
+// After a Split, Start resumes it for the next part.
 func (r *Reporter) Start() {
+	r.mu.Lock()
 	r.start, r.lastT = time.Now(), time.Now()
+	r.mu.Unlock()
 	if !r.tty() && r.JSON == nil {
 		return
 	}
@@ -87,8 +91,10 @@ func (r *Reporter) loop() {
 	}
 }
 
-// figures adds up the session's tracks.
+// figures adds up the session's tracks, since the last Split.
 func (r *Reporter) figures(periodic bool) Figures {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	f := Figures{Elapsed: time.Since(r.start).Seconds()}
 	if st := r.Session.Stats(); st != nil {
 		for _, t := range st.Snapshot() {
@@ -106,6 +112,13 @@ func (r *Reporter) figures(periodic bool) Figures {
 	for _, d := range r.Session.Dropped() {
 		f.Dropped += d
 	}
+	f.Bytes -= r.base.Bytes
+	f.Frames -= r.base.Frames
+	f.VideoFrames -= r.base.VideoFrames
+	f.AudioFrames -= r.base.AudioFrames
+	f.Packets -= r.base.Packets
+	f.Lost -= r.base.Lost
+	f.Dropped -= r.base.Dropped
 	now := time.Now()
 	// Only the periodic caller (the loop) touches lastB and lastT, so
 	// Figures may run beside it.
@@ -151,12 +164,43 @@ func StatusLine(f Figures) string {
 // Stop ends the live line, writes the final event, and prints a summary
 // on a terminal.
 func (r *Reporter) Stop() {
+	r.Halt()
+	r.end(r.figures(false), r.Session.Reason().String())
+}
+
+// Halt ends the live line and the "stats" events, and writes nothing more.
+func (r *Reporter) Halt() {
 	if r.running {
 		close(r.stop)
 		<-r.done
+		r.running = false
 	}
+}
+
+// Split ends one part of the session (record: one connection of a
+// reconnecting source) as Stop does, with reason, and counts the next
+// part from zero once Start resumes reporting. It returns the part's
+// figures.
+func (r *Reporter) Split(reason string) Figures {
+	r.Halt()
 	f := r.figures(false)
-	f.Reason = r.Session.Reason().String()
+	r.end(f, reason)
+	r.mu.Lock()
+	r.base.Bytes += f.Bytes
+	r.base.Frames += f.Frames
+	r.base.VideoFrames += f.VideoFrames
+	r.base.AudioFrames += f.AudioFrames
+	r.base.Packets += f.Packets
+	r.base.Lost += f.Lost
+	r.base.Dropped += f.Dropped
+	r.start, r.lastT, r.lastB = time.Now(), time.Now(), 0
+	r.mu.Unlock()
+	return f
+}
+
+// end writes the end event of a part and the summary on a terminal.
+func (r *Reporter) end(f Figures, reason string) {
+	f.Reason = reason
 	end := r.EndEvent
 	if end == "" {
 		end = "end"
@@ -197,4 +241,18 @@ func Bitrate(bps float64) string {
 		return fmt.Sprintf("%.1f kbit/s", bps/1e3)
 	}
 	return fmt.Sprintf("%.0f bit/s", bps)
+}
+
+// NothingReceived reports that a session got no packet and no frame.
+func NothingReceived(sess *engine.Session) bool {
+	st := sess.Stats()
+	if st == nil {
+		return true
+	}
+	for _, t := range st.Snapshot() {
+		if t.Packets > 0 || t.Frames > 0 {
+			return false
+		}
+	}
+	return true
 }

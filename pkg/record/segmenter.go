@@ -51,6 +51,7 @@ type Segmenter struct {
 	units    int // units in the current file
 	files    []string
 	wrote    bool // a finished file holds media
+	paused   bool // Pause finished the file; the next Write starts one
 }
 
 // Started reports whether media was written (sinks drop units until a
@@ -188,6 +189,12 @@ func unitSeconds(u *media.Unit) float64 {
 // Write adds a unit, starting a new file when a boundary has passed and
 // the unit can start one (a video keyframe, or anything without video).
 func (s *Segmenter) Write(u *media.Unit) error {
+	if s.cur == nil && s.paused {
+		s.paused, s.started = false, false // a new grid from this unit
+		if err := s.openNext(); err != nil {
+			return err
+		}
+	}
 	if s.cur == nil {
 		return errors.New("recording is closed")
 	}
@@ -245,6 +252,16 @@ func (s *Segmenter) finish() error {
 		s.OnSegment(path)
 	}
 	return nil
+}
+
+// Pause finishes the current file now (record: the source was lost); the
+// next Write starts a new file, with segment boundaries counted from it.
+func (s *Segmenter) Pause() error {
+	if s.cur == nil {
+		return nil
+	}
+	s.paused = true
+	return s.finish()
 }
 
 // Close finalizes the current file.

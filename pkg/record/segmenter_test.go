@@ -14,6 +14,9 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 
 	"github.com/avcat/avcat/internal/testpeer"
+	"github.com/avcat/avcat/pkg/container/adts"
+	"github.com/avcat/avcat/pkg/container/annexb"
+	"github.com/avcat/avcat/pkg/container/flv"
 	"github.com/avcat/avcat/pkg/container/mp4"
 	"github.com/avcat/avcat/pkg/container/mp4w"
 	"github.com/avcat/avcat/pkg/container/mpegts"
@@ -186,12 +189,16 @@ func TestSegmenterDiskFull(t *testing.T) {
 	for _, c := range []struct {
 		name, ext string
 		new       func(p string, d *muxtest.Disk) engine.Sink
+		limits    []int64 // disk sizes that fill up mid-recording
 	}{
-		{"mp4", ".mp4", func(p string, d *muxtest.Disk) engine.Sink { return &mp4w.MP4Sink{Path: p, Create: d.Create} }},
-		{"fmp4", ".mp4", func(p string, d *muxtest.Disk) engine.Sink { return &mp4w.FMP4Sink{Path: p, Create: d.Create} }},
-		{"ts", ".ts", func(p string, d *muxtest.Disk) engine.Sink { return &mpegts.Sink{Path: p, Create: d.Create} }},
+		{"mp4", ".mp4", func(p string, d *muxtest.Disk) engine.Sink { return &mp4w.MP4Sink{Path: p, Create: d.Create} }, []int64{70 << 10, 100 << 10}},
+		{"fmp4", ".mp4", func(p string, d *muxtest.Disk) engine.Sink { return &mp4w.FMP4Sink{Path: p, Create: d.Create} }, []int64{70 << 10, 100 << 10}},
+		{"ts", ".ts", func(p string, d *muxtest.Disk) engine.Sink { return &mpegts.Sink{Path: p, Create: d.Create} }, []int64{70 << 10, 100 << 10}},
+		{"flv", ".flv", func(p string, d *muxtest.Disk) engine.Sink { return &flv.Sink{Path: p, Create: d.Create} }, []int64{70 << 10, 100 << 10}},
+		{"h264", ".h264", func(p string, d *muxtest.Disk) engine.Sink { return &annexb.Sink{Path: p, Create: d.Create} }, []int64{70 << 10}},
+		{"aac", ".aac", func(p string, d *muxtest.Disk) engine.Sink { return &adts.Sink{Path: p, Create: d.Create} }, []int64{16 << 10, 24 << 10}},
 	} {
-		for _, limit := range []int64{70 << 10, 100 << 10} {
+		for _, limit := range c.limits {
 			t.Run(fmt.Sprintf("%s/%dK", c.name, limit>>10), func(t *testing.T) {
 				dir := t.TempDir()
 				d := &muxtest.Disk{Limit: limit}
@@ -223,16 +230,23 @@ func TestSegmenterDiskFull(t *testing.T) {
 				for _, e := range entries {
 					p := filepath.Join(dir, e.Name())
 					r, perr := testpeer.FFprobe(testpeer.FFprobeTimeout, "-count_frames", p)
-					if perr != nil || r.Video() == nil || r.Video().NbReadFrames == 0 {
+					st := r.Video()
+					if c.ext == ".aac" && perr == nil {
+						st = r.Audio()
+					}
+					if perr != nil || st == nil || st.NbReadFrames == 0 {
 						t.Errorf("%s: ffprobe: %v", e.Name(), perr)
 						continue
+					}
+					if msg := muxtest.DecodeErrors(t, p); msg != "" {
+						t.Errorf("%s: ffmpeg -v error: %s", e.Name(), msg)
 					}
 					if c.ext == ".mp4" {
 						if n := demux(t, p); n == 0 {
 							t.Errorf("%s: our demuxer read no unit", e.Name())
 						}
 					}
-					t.Logf("%s: %d video frames", e.Name(), r.Video().NbReadFrames)
+					t.Logf("%s: %d frames", e.Name(), st.NbReadFrames)
 				}
 				t.Logf("%v", err)
 			})

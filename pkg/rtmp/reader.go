@@ -83,13 +83,16 @@ func (rd *Reader) OnUnit(emit func(*media.Unit)) {
 				Payload: au, Key: key,
 			})
 		}
+		// A sequence header arrives as parameter sets alone: it updates
+		// the format, it is not a frame.
+		params := media.NewParams(f)
 		switch t.Codec.(type) {
 		case *codecs.H264:
 			rd.r.OnDataH264(t, func(pts, dts time.Duration, au [][]byte) {
-				// A sequence header arrives as parameter sets alone: it
-				// updates the format, it is not a frame.
 				if !hasPicture264(au) {
-					updateParams264(f, au)
+					if params.Learn(au) {
+						params.Store()
+					}
 					return
 				}
 				send(pts, dts, au, h264.IsRandomAccess(au))
@@ -97,6 +100,9 @@ func (rd *Reader) OnUnit(emit func(*media.Unit)) {
 		case *codecs.H265:
 			rd.r.OnDataH265(t, func(pts, dts time.Duration, au [][]byte) {
 				if !hasPicture265(au) {
+					if params.Learn(au) {
+						params.Store()
+					}
 					return
 				}
 				send(pts, dts, au, h265.IsRandomAccess(au))
@@ -142,27 +148,4 @@ func hasPicture265(au [][]byte) bool {
 		}
 	}
 	return false
-}
-
-// updateParams264 takes new SPS/PPS from a sequence header.
-func updateParams264(f format.Format, au [][]byte) {
-	h, ok := f.(*format.H264)
-	if !ok {
-		return
-	}
-	var sps, pps []byte
-	for _, n := range au {
-		if len(n) == 0 {
-			continue
-		}
-		switch h264.NALUType(n[0] & 0x1f) {
-		case h264.NALUTypeSPS:
-			sps = n
-		case h264.NALUTypePPS:
-			pps = n
-		}
-	}
-	if sps != nil && pps != nil {
-		h.SafeSetParams(sps, pps)
-	}
 }

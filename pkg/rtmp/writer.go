@@ -29,7 +29,6 @@ const SupportedCodecs = "H.264, H.265, AV1, VP9, AAC, Opus, MP3, AC-3, G.711"
 type Writer struct {
 	w      *gortmplib.Writer
 	tracks map[format.Format]*gortmplib.Track
-	dec    media.Decoder
 	clock  mux.Clock
 	prep   map[format.Format]*mux.Track
 }
@@ -115,18 +114,14 @@ func (w *Writer) WriteUnit(u *media.Unit) error {
 	if t == nil {
 		return nil
 	}
-	du, err := w.dec.Decode(u)
-	if err != nil || du == nil {
-		return nil //nolint:nilerr // a damaged unit is skipped, not fatal
-	}
-	fr, ok := w.prep[u.Format].Prepare(du)
+	fr, ok := w.prep[u.Format].Prepare(u)
 	if !ok {
 		return nil
 	}
-	cr := int64(du.Format.ClockRate())
+	cr := int64(u.Format.ClockRate())
 	pts := mux.ToDuration(fr.PTS, cr)
 	dts := mux.ToDuration(fr.DTS, cr)
-	switch du.Format.(type) {
+	switch u.Format.(type) {
 	case *format.H264:
 		return w.w.WriteH264(t, pts, dts, fr.AU)
 	case *format.H265:
@@ -167,7 +162,7 @@ func (w *Writer) WriteUnit(u *media.Unit) error {
 	case *format.G711:
 		return w.w.WriteG711(t, pts, join(fr.AU))
 	}
-	return fmt.Errorf("rtmp writer: unexpected format %s", du.Format.Codec())
+	return fmt.Errorf("rtmp writer: unexpected format %s", u.Format.Codec())
 }
 
 func join(parts [][]byte) []byte {

@@ -9,7 +9,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/sdp"
 
 	"github.com/avcat/avcat/pkg/engine"
@@ -40,15 +39,15 @@ func newFileTemplate(srv *gortsplib.Server, f File) (*fileTemplate, error) {
 
 func (t *fileTemplate) close() { t.stream.close() }
 
-// player plays a file for one reader: it maps each iteration's formats onto
-// the reader's stream, skips to a start position, and paces in real time.
-// Timestamps continue across loops (engine.Loop), so RTP timestamps and
-// sequence numbers of the reader's stream never jump back.
+// player plays a file for one reader: engine.Loop maps each iteration
+// straight onto the reader's description, with timestamps, RTP sequence
+// numbers and RTP timestamps that never jump back; the player skips to a
+// start position and paces in real time.
 type player struct {
-	file    File
-	formats []format.Format
-	medias  []*description.Media
-	write   func(*media.Unit)
+	file  File
+	desc  *description.Session
+	needs engine.Needs // what the reader needs of the file source
+	write func(*media.Unit)
 	// onEnd is called when the file ends by itself (no loop).
 	onEnd func()
 
@@ -58,15 +57,8 @@ type player struct {
 	position time.Duration // media time of the last unit sent
 }
 
-func newPlayer(f File, desc *description.Session, write func(*media.Unit)) *player {
-	p := &player{file: f, write: write}
-	for _, m := range desc.Medias {
-		for _, fo := range m.Formats {
-			p.formats = append(p.formats, fo)
-			p.medias = append(p.medias, m)
-		}
-	}
-	return p
+func newPlayer(f File, desc *description.Session, needs engine.Needs, write func(*media.Unit)) *player {
+	return &player{file: f, desc: desc, needs: needs, write: write}
 }
 
 // play starts (or restarts) playback at start, or where it paused.
@@ -76,7 +68,7 @@ func (p *player) play(start time.Duration, hasStart bool) {
 	if !hasStart {
 		start = p.position
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(engine.WithNeeds(context.Background(), p.needs))
 	p.cancel, p.done = cancel, make(chan struct{})
 	done := p.done
 	p.mu.Unlock()
@@ -94,25 +86,15 @@ func (p *player) run(ctx context.Context, start time.Duration) {
 	if p.file.Loop {
 		count = 0
 	}
-	loop := &engine.Loop{New: p.file.Open, Count: count}
-	desc, err := loop.Open(ctx)
-	if err != nil {
+	loop := &engine.Loop{New: p.file.Open, Count: count, Onto: p.desc}
+	if _, err := loop.Open(ctx); err != nil {
 		return
 	}
 	defer loop.Close()
-	var index = make(map[format.Format]int)
-	i := 0
-	for _, m := range desc.Medias {
-		for _, f := range m.Formats {
-			index[f] = i
-			i++
-		}
-	}
 	pacer := &engine.Pacer{}
 	started := start <= 0
 	_ = loop.Run(ctx, func(u *media.Unit) {
-		j, ok := index[u.Format]
-		if !ok || j >= len(p.formats) {
+		if u.RTCP != nil {
 			return
 		}
 		t := time.Duration(u.PTS) * time.Second / time.Duration(u.Format.ClockRate())
@@ -127,7 +109,6 @@ func (p *player) run(ctx context.Context, start time.Duration) {
 			return
 		}
 		out := *u
-		out.Format, out.Media = p.formats[j], p.medias[j]
 		// The RTCP sender reports map RTP time to the media timeline, not to
 		// when a late goroutine got to write: readers re-anchor on each
 		// report, and a stall would shift one track against the other.
@@ -188,7 +169,7 @@ func newFileSession(s *Server, t *fileTemplate, session *gortsplib.ServerSession
 		return nil, err
 	}
 	fs := &fileSession{t: t, stream: st, session: session}
-	fs.player = newPlayer(t.file, desc, st.writeUnit)
+	fs.player = newPlayer(t.file, desc, engine.NeedPackets, st.writeUnit)
 	// The end of a file that does not loop ends the reader's stream: it
 	// gets a clean end instead of waiting forever, once it was sent what
 	// is still queued for it (closing drops the queue).

@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/amf0"
 	"github.com/bluenviron/gortmplib/pkg/message"
 
+	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/media"
 	"github.com/avcat/avcat/pkg/rtmp"
 )
@@ -197,7 +198,7 @@ func (c *rtmpConn) playFile(sc *gortmplib.ServerConn, name string, t *fileTempla
 	defer s.readerLeft(name, "rtmp", remote)
 
 	failed := make(chan error, 1)
-	p := newPlayer(t.file, t.stream.desc, func(u *media.Unit) {
+	p := newPlayer(t.file, t.stream.desc, engine.NeedAccessUnits, func(u *media.Unit) {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(s.ReadTimeout))
 		if err := w.WriteUnit(u); err != nil {
 			select {

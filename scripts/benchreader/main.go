@@ -443,7 +443,7 @@ func table(path string, w io.Writer) error {
 		fmt.Fprintln(w, "* readers got under 90% of the stream's rate: the server fell behind real time (or the machine is CPU-starved), so its CPU per reader-minute is understated; compare CPU µs/pkt")
 	}
 
-	// Ratios: the first label is avcat, the other one the reference.
+	// Ratios: the first label is avcat, each other one a reference.
 	byN := map[int]map[string]Result{}
 	var labels []string
 	for _, r := range rows {
@@ -458,27 +458,32 @@ func table(path string, w io.Writer) error {
 	if len(labels) < 2 {
 		return nil
 	}
-	a, ref := labels[0], labels[1]
-	fmt.Fprintf(w, "\nratio %s / %s (lower is better for %s)\n", a, ref, a)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N\tCPU s/reader-min\tCPU/pkt delivered\tpeak RSS\tfinal RSS\tbytes/s delivered\t")
 	var ns []int
 	for n := range byN {
 		ns = append(ns, n)
 	}
 	sort.Ints(ns)
-	for _, n := range ns {
-		x, okx := byN[n][a]
-		y, oky := byN[n][ref]
-		if !okx || !oky {
-			continue
+	a := labels[0]
+	for _, ref := range labels[1:] {
+		fmt.Fprintf(w, "\nratio %s / %s (lower is better for %s)\n", a, ref, a)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "N\tCPU s/reader-min\tCPU/pkt delivered\tpeak RSS\tfinal RSS\tbytes/s delivered\t")
+		for _, n := range ns {
+			x, okx := byN[n][a]
+			y, oky := byN[n][ref]
+			if !okx || !oky {
+				continue
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t\n", n,
+				ratio(x.CPUPerReaderMn, y.CPUPerReaderMn), ratio(cpuPerPacket(x), cpuPerPacket(y)),
+				ratio(float64(x.HWMKB), float64(y.HWMKB)),
+				ratio(float64(x.RSSKB), float64(y.RSSKB)), ratio(x.BytesPerSec, y.BytesPerSec))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t\n", n,
-			ratio(x.CPUPerReaderMn, y.CPUPerReaderMn), ratio(cpuPerPacket(x), cpuPerPacket(y)),
-			ratio(float64(x.HWMKB), float64(y.HWMKB)),
-			ratio(float64(x.RSSKB), float64(y.RSSKB)), ratio(x.BytesPerSec, y.BytesPerSec))
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	return tw.Flush()
+	return nil
 }
 
 // cpuPerPacket is the server's CPU time per RTP packet delivered, in µs:

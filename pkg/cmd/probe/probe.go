@@ -3,11 +3,8 @@ package probe
 
 import (
 	"context"
-	"strings"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v5/pkg/base"
-	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/spf13/cobra"
 
 	"github.com/avcat/avcat/pkg/cmdutil"
@@ -15,10 +12,8 @@ import (
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
-	"github.com/avcat/avcat/pkg/media"
 	"github.com/avcat/avcat/pkg/mediaurl"
 	"github.com/avcat/avcat/pkg/probe"
-	"github.com/avcat/avcat/pkg/rtmp"
 	"github.com/avcat/avcat/pkg/rtsp"
 )
 
@@ -108,7 +103,6 @@ ffprobe drop-in, schema in docs/probe-json.md), or only the SDP with --sdp.`,
 }
 
 func probeRun(ctx context.Context, opts *Options) error {
-	log := opts.Logger()
 	src, u, err := opts.Endpoints().Source(opts.URL, endpoint.SourceOptions{
 		Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass,
 		UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure,
@@ -117,6 +111,7 @@ func probeRun(ctx context.Context, opts *Options) error {
 		return err
 	}
 	report := &probe.Report{URL: mediaurl.RedactURL(u), Protocol: u.Scheme}
+	write := func() error { return probe.Write(opts.IO.Out, report, opts.Output, opts.IO.ColorStdout()) }
 
 	sess := &engine.Session{Source: src, Sinks: []engine.Sink{engine.Discard{}}, Duration: opts.Play}
 	desc, err := sess.Open(ctx)
@@ -126,37 +121,21 @@ func probeRun(ctx context.Context, opts *Options) error {
 		}
 		// A server can send an SDP that the RTSP stack refuses: show what
 		// it sent, with the reasons, then fail.
-		if s, ok := src.(*rtsp.Source); ok && len(s.RawSDP()) > 0 {
-			if werr := writeUnusable(opts, report, s.RawSDP()); werr != nil {
+		if raw := probe.UnusableSDP(src); len(raw) > 0 {
+			var werr error
+			if opts.SDPOnly {
+				_, werr = opts.IO.Out.Write(raw)
+			} else {
+				probe.DescribeUnusable(report, raw)
+				werr = write()
+			}
+			if werr != nil {
 				return werr
 			}
 		}
 		return err
 	}
-
-	var rawSDP []byte
-	switch s := src.(type) {
-	case *rtsp.Source:
-		if res := s.OptionsResponse(); res != nil {
-			report.Server = headerValue(res.Header, "Server")
-			report.Methods = splitMethods(headerValue(res.Header, "Public"))
-		}
-		if res := s.DescribeResponse(); res != nil {
-			rawSDP = res.Body
-			if report.Server == "" {
-				report.Server = headerValue(res.Header, "Server")
-			}
-		}
-		report.SDP = string(rawSDP)
-	case *rtmp.Source:
-		report.Metadata = s.Metadata()
-	}
-	report.Title = desc.Title
-	report.Streams = streamsOf(desc, rawSDP)
-	if report.Metadata != nil {
-		probe.ApplyMetadata(report.Streams, report.Metadata)
-	}
-
+	rawSDP := probe.Describe(report, src, desc)
 	if opts.SDPOnly {
 		_ = src.Close()
 		if len(rawSDP) == 0 {
@@ -165,132 +144,14 @@ func probeRun(ctx context.Context, opts *Options) error {
 		_, err := opts.IO.Out.Write(rawSDP)
 		return err
 	}
-
-	if opts.Play > 0 {
-		log.Debugf("playing for %s", opts.Play)
-		if err := sess.Run(ctx); err != nil {
-			return err
-		}
-		measure(report, sess, opts)
-		if s, ok := src.(*rtmp.Source); ok && report.Metadata == nil {
-			report.Metadata = s.Metadata()
-			probe.ApplyMetadata(report.Streams, report.Metadata)
-		}
-	} else {
+	if opts.Play <= 0 {
 		_ = src.Close()
+		return write()
 	}
-
-	if opts.Output == "json" {
-		return probe.WriteJSON(opts.IO.Out, report)
-	}
-	return probe.WriteText(opts.IO.Out, report, opts.IO.ColorStdout())
-}
-
-// streamsOf lists the tracks. From the raw SDP when there is one, so that
-// what the RTSP stack silently drops is reported; its order and count match
-// the parsed description.
-func streamsOf(desc *description.Session, rawSDP []byte) []probe.Stream {
-	if len(rawSDP) > 0 {
-		if streams, err := probe.StreamsFromSDP(rawSDP); err == nil && len(streams) == countFormats(desc) {
-			return streams
-		}
-	}
-	return probe.StreamsFromSession(desc)
-}
-
-func countFormats(desc *description.Session) int {
-	n := 0
-	for _, m := range desc.Medias {
-		n += len(m.Formats)
-	}
-	return n
-}
-
-// writeUnusable prints the SDP a server sent, and what is wrong with it.
-func writeUnusable(opts *Options, report *probe.Report, raw []byte) error {
-	if opts.SDPOnly {
-		_, err := opts.IO.Out.Write(raw)
+	opts.Logger().Debugf("playing for %s", opts.Play)
+	if err := sess.Run(ctx); err != nil {
 		return err
 	}
-	report.SDP = string(raw)
-	report.Streams, _ = probe.StreamsFromSDP(raw)
-	if opts.Output == "json" {
-		return probe.WriteJSON(opts.IO.Out, report)
-	}
-	return probe.WriteText(opts.IO.Out, report, opts.IO.ColorStdout())
-}
-
-func measure(report *probe.Report, sess *engine.Session, opts *Options) {
-	end := time.Now()
-	stats := sess.Stats()
-	elapsed := end.Sub(stats.Start())
-	transport := opts.Transport
-	if s, ok := sess.Source.(*rtsp.Source); ok && s.ActiveTransport() != "" {
-		transport = s.ActiveTransport()
-	}
-	if strings.HasPrefix(report.Protocol, "rtmp") {
-		transport = "tcp"
-	}
-	report.Play = &probe.PlayInfo{Transport: transport, DurationSeconds: elapsed.Seconds()}
-
-	snap := stats.Snapshot()
-	for i := range report.Streams {
-		st := &report.Streams[i]
-		if i >= len(snap) {
-			break
-		}
-		t := snap[i]
-		m := &probe.Measured{
-			Packets: t.Packets, Bytes: t.Bytes, Frames: t.Frames, Keyframes: t.Keyframes,
-			GOPFrames: t.MeanGOP(), PacketsLost: t.PacketsLost,
-			JitterMs:        float64(t.JitterDuration()) / float64(time.Millisecond),
-			FirstPacketMs:   -1,
-			FirstKeyframeMs: -1,
-		}
-		active := elapsed
-		if t.FirstPacket >= 0 {
-			m.FirstPacketMs = float64(t.FirstPacket) / float64(time.Millisecond)
-			active = elapsed - t.FirstPacket
-		}
-		if t.FirstKeyframe >= 0 {
-			m.FirstKeyframeMs = float64(t.FirstKeyframe) / float64(time.Millisecond)
-		}
-		if active > 0 {
-			m.BitrateBps = float64(t.Bytes*8) / active.Seconds()
-			m.FPS = float64(t.Frames) / active.Seconds()
-		}
-		if fps := t.MediaFPS(); fps > 0 {
-			m.FPS = fps
-		}
-		if exp := t.ExpectedPackets(); exp > 0 {
-			m.LossPercent = 100 * float64(t.PacketsLost) / float64(exp)
-		}
-		if !media.IsVideo(t.Format) {
-			// Every audio frame is a keyframe: GOP figures say nothing.
-			m.Keyframes, m.GOPFrames, m.FirstKeyframeMs = 0, 0, -1
-		}
-		st.Measured = m
-		if st.Width == 0 && len(t.LastSPS) > 0 {
-			probe.ApplySPS(st, t.Format, t.LastSPS)
-		}
-	}
-}
-
-func headerValue(h base.Header, key string) string {
-	for k, v := range h {
-		if strings.EqualFold(k, key) && len(v) > 0 {
-			return v[0]
-		}
-	}
-	return ""
-}
-
-func splitMethods(s string) []string {
-	var out []string
-	for _, m := range strings.Split(s, ",") {
-		if m = strings.TrimSpace(m); m != "" {
-			out = append(out, m)
-		}
-	}
-	return out
+	probe.Measure(report, sess, opts.Transport)
+	return write()
 }

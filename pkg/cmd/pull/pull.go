@@ -3,14 +3,12 @@ package pull
 
 import (
 	"context"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/avcat/avcat/pkg/cmdutil"
-	"github.com/avcat/avcat/pkg/container/rtpdump/rtpcap"
 	"github.com/avcat/avcat/pkg/endpoint"
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/fault"
@@ -147,11 +145,11 @@ func (opts *Options) Validate(cmd *cobra.Command) error {
 func Run(ctx context.Context, opts *Options) error {
 	resolver := opts.Endpoints()
 	log := opts.Logger()
-	defaultStdout := ""
 	if opts.RTMPOnly && opts.Output != "-" && opts.Format == "" && !strings.Contains(opts.Output, ".") {
 		opts.Format = endpoint.OutFLV
 	}
-	format, err := endpoint.OutputFormat(opts.Output, endpoint.SinkFileOptions{Format: opts.Format, Fragmented: opts.Fragmented, DefaultStdout: defaultStdout})
+	fo := endpoint.SinkFileOptions{Format: opts.Format, Fragmented: opts.Fragmented}
+	format, err := endpoint.OutputFormat(opts.Output, fo)
 	if err != nil {
 		return err
 	}
@@ -171,7 +169,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if strings.HasPrefix(u.Scheme, "rtmp") && (format == endpoint.OutRTPDump || format == endpoint.OutPcap) {
 		return cmdutil.FlagErrorf("RTMP carries no RTP: %s records RTP packets as received; write .ts, .flv, .mp4 or an elementary stream instead", format)
 	}
-	sink, _, err := endpoint.FileSink(opts.Output, opts.IO.Out, endpoint.SinkFileOptions{Format: opts.Format, Fragmented: opts.Fragmented, DefaultStdout: defaultStdout})
+	sink, _, err := endpoint.FileSink(opts.Output, opts.IO.Out, fo)
 	if err != nil {
 		return err
 	}
@@ -183,82 +181,44 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.Frames > 0 {
 		sess.MaxFrames = uint64(opts.Frames)
 	}
-	if _, err := sess.Open(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
+	if ok, err := cmdutil.OpenSession(ctx, sess); !ok {
 		return err
 	}
 	log.Debugf("writing %s to %s", format, opts.Output)
 	if format == endpoint.OutSDP {
 		// The SDP is written when the output opens: nothing to receive.
-		return sess.Run(canceled())
+		return cmdutil.CloseSession(sess)
 	}
 
 	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
 	if err != nil {
-		_ = sess.Run(canceled())
+		_ = cmdutil.CloseSession(sess)
 		return err
 	}
 	defer jsonOut.Close()
 	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "pulled"}
-	rep.Start()
-	err = sess.Run(ctx)
-	rep.Stop()
-	removeEmpty := func() {
-		if opts.Output != "-" {
-			_ = os.Remove(opts.Output)
-			if format == endpoint.OutRTPDump || format == endpoint.OutPcap {
-				_ = os.Remove(rtpcap.SidecarPath(opts.Output))
-			}
-		}
+	err = cmdutil.RunReported(ctx, sess, rep)
+	if !sess.WroteMedia() {
+		// Nothing usable came (the stream failed at SETUP or PLAY, or
+		// before a keyframe): leave no empty file behind.
+		endpoint.RemoveOutput(opts.Output, format)
 	}
 	if err != nil {
-		if nothingReceived(sess) || !sess.WroteMedia() {
-			// The stream failed before its first usable unit (at SETUP
-			// or PLAY, or before a keyframe): leave no empty file behind.
-			removeEmpty()
-		}
 		return err
 	}
 	if !sess.WroteMedia() {
-		removeEmpty()
 		if sess.Reason() == engine.StopCanceled {
 			log.Infof("interrupted before any media was written; no output")
 			return nil
 		}
-		return fault.New(fault.Network, "no usable media received before the stop (%s): %s", sess.Reason(), noMediaHint(sess))
+		hint := "no keyframe with its parameter sets arrived"
+		if progress.NothingReceived(sess) {
+			hint = "no packet arrived"
+		}
+		return fault.New(fault.Network, "no usable media received before the stop (%s): %s", sess.Reason(), hint)
 	}
 	if sess.Reason() == engine.StopGap {
 		log.Infof("stopped: nothing received for %s", opts.Gap)
 	}
 	return nil
-}
-
-// noMediaHint says what was missing when nothing could be written.
-func noMediaHint(sess *engine.Session) string {
-	if nothingReceived(sess) {
-		return "no packet arrived"
-	}
-	return "no keyframe with its parameter sets arrived"
-}
-
-func nothingReceived(sess *engine.Session) bool {
-	st := sess.Stats()
-	if st == nil {
-		return true
-	}
-	for _, t := range st.Snapshot() {
-		if t.Packets > 0 || t.Frames > 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// canceled is a done context: running a session with it just closes it.
-func canceled() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
 }

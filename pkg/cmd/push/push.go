@@ -134,41 +134,10 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(cmdutil.PublishTransports, cobra.ShellCompDirectiveNoFileComp))
 }
 
-// openInput builds the source chain: input, loop, selection, pacing.
-func openInput(opts *Options, resolver *endpoint.Resolver) (engine.Source, *atomic.Int64, error) {
-	var src engine.Source
-	loops := &atomic.Int64{}
-	loops.Store(1)
-	if opts.Input == "-" {
-		s, err := endpoint.StdinSource(opts.IO.In, opts.Format, opts.FPS)
-		if err != nil {
-			return nil, nil, err
-		}
-		src = s
-	} else {
-		open, err := resolver.FileSource(opts.Input, endpoint.FileOptions{Format: opts.Format, FPS: opts.FPS, SDP: opts.SDP})
-		if err != nil {
-			return nil, nil, err
-		}
-		if opts.Loop == 1 {
-			src = open()
-		} else {
-			src = &engine.Loop{New: open, Count: opts.Loop, OnLoop: func(i int) { loops.Store(int64(i + 1)) }}
-		}
-	}
-	if opts.VideoOnly || opts.AudioOnly {
-		src = &engine.Select{Source: src, Selection: engine.Selection{VideoOnly: opts.VideoOnly, AudioOnly: opts.AudioOnly}}
-	}
-	if !opts.NoPace {
-		src = &engine.Paced{Source: src, Speed: opts.Speed}
-	}
-	return src, loops, nil
-}
-
 // Run publishes the input.
 func Run(ctx context.Context, opts *Options) error {
 	resolver := opts.Endpoints()
-	sink, u, err := resolver.NetworkSink(opts.URL, endpoint.SinkOptions{
+	newSink, u, err := resolver.SinkFactory(opts.URL, endpoint.SinkOptions{
 		Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass,
 		UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure,
 	})
@@ -182,21 +151,26 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		return cmdutil.FlagErrorf("push publishes over RTSP: use rtmp-push for %s:// URLs", u.Scheme)
 	}
-	src, loops, err := openInput(opts, resolver)
+	loops := &atomic.Int64{}
+	loops.Store(1)
+	src, err := resolver.Input(opts.Input, opts.IO.In, endpoint.InputOptions{
+		FileOptions: endpoint.FileOptions{Format: opts.Format, FPS: opts.FPS, SDP: opts.SDP},
+		Loop:        opts.Loop, OnLoop: func(i int) { loops.Store(int64(i + 1)) },
+		Selection: engine.Selection{VideoOnly: opts.VideoOnly, AudioOnly: opts.AudioOnly},
+		Pace:      !opts.NoPace, Speed: opts.Speed,
+	})
 	if err != nil {
 		return err
 	}
-	if opts.Reconnect {
+	var sink engine.Sink
+	if !opts.Reconnect {
+		sink = newSink()
+	} else {
 		// Drops are retried with backoff; what the input produces while
 		// the server is away is dropped, so the push stays live.
-		spec, so := opts.URL, endpoint.SinkOptions{Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure}
 		log := opts.Logger()
 		sink = &engine.RetrySink{
-			Name: mediaurl.RedactURL(u), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax},
-			New: func() engine.Sink {
-				s, _, _ := resolver.NetworkSink(spec, so)
-				return s
-			},
+			Name: mediaurl.RedactURL(u), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, New: newSink,
 			OnEvent: func(name string, st engine.EndpointState, err error) {
 				if err != nil {
 					log.Warnf("%s: %s: %v", name, st, err)
@@ -207,19 +181,14 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 	}
 	sess := &engine.Session{Source: src, Sinks: []engine.Sink{sink}}
-	if _, err := sess.Open(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
+	if ok, err := cmdutil.OpenSession(ctx, sess); !ok {
 		return err
 	}
 	opts.Logger().Debugf("publishing to %s", mediaurl.RedactURL(u))
 
 	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
 	if err != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		_ = sess.Run(ctx) // a canceled run only closes the source and sink
+		_ = cmdutil.CloseSession(sess)
 		return err
 	}
 	defer jsonOut.Close()
@@ -229,10 +198,8 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		return fmt.Sprintf("loop %d", loops.Load())
 	}}
-	rep.Start()
 	start := time.Now()
-	err = sess.Run(ctx)
-	rep.Stop()
+	err = cmdutil.RunReported(ctx, sess, rep)
 	opts.Logger().Debugf("push ended after %s (%s)", time.Since(start).Truncate(time.Millisecond), sess.Reason())
 	return err
 }

@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +13,6 @@ import (
 	"github.com/avcat/avcat/pkg/cmdutil"
 	"github.com/avcat/avcat/pkg/endpoint"
 	"github.com/avcat/avcat/pkg/engine"
-	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/mediaurl"
@@ -169,27 +164,6 @@ succeeded, else the code of the first failed source in the order given (docs/exi
 	return cmd
 }
 
-func (opts *Options) outputFormat() (string, error) {
-	f := opts.Format
-	if f == "" {
-		switch strings.ToLower(filepath.Ext(opts.Output)) {
-		case ".mp4", ".m4v", ".mov":
-			f = "mp4"
-		case ".ts", ".m2ts":
-			f = "ts"
-		default:
-			return "", fault.New(fault.Usage, "%s: record writes .mp4 or .ts (or give --format mp4|fmp4|ts)", opts.Output)
-		}
-	}
-	switch f {
-	case "mp4", "fmp4", "ts":
-		return f, nil
-	case "mpegts":
-		return "ts", nil
-	}
-	return "", fault.New(fault.Usage, "unknown --format %q: want mp4, fmp4 or ts", f)
-}
-
 // sources numbers the URLs for the template fields.
 func (opts *Options) sources() []rec.Source {
 	out := make([]rec.Source, len(opts.URLs))
@@ -217,15 +191,16 @@ func readSources(path string, ios *iostreams.IOStreams) ([]string, error) {
 	return urls, nil
 }
 
-func recordRun(ctx context.Context, opts *Options) (err error) {
-	log := opts.Logger()
-	format, err := opts.outputFormat()
+func recordRun(ctx context.Context, opts *Options) error {
+	format, err := rec.FileFormat(opts.Output, opts.Format)
 	if err != nil {
 		return err
 	}
 	resolver := opts.Endpoints()
-	for _, u := range opts.URLs {
-		if _, _, err := resolver.Source(u, endpoint.SourceOptions{}); err != nil {
+	so := endpoint.SourceOptions{Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure}
+	factories := make([]func() engine.Source, len(opts.URLs))
+	for i, u := range opts.URLs {
+		if factories[i], _, err = resolver.SourceFactory(u, so); err != nil {
 			if len(opts.URLs) > 1 {
 				return fmt.Errorf("%s: %w", mediaurl.Redact(u), err)
 			}
@@ -237,342 +212,25 @@ func recordRun(ctx context.Context, opts *Options) (err error) {
 		return err
 	}
 	defer jsonOut.Close()
-	start := time.Now()
-	srcs := opts.sources()
-	runs := make([]*sourceRun, len(srcs))
-	for i, s := range srcs {
-		runs[i] = &sourceRun{src: s, log: log, json: jsonOut}
-		runs[i].template, _ = rec.ExpandSource(opts.Output, s) // checked by RunE
-	}
-	if len(runs) == 1 {
-		r := runs[0]
-		defer func() {
-			jsonOut.Event("end", recordEnd{Elapsed: time.Since(start).Seconds(), Files: len(r.files), Error: errString(err)})
-		}()
-		return r.record(ctx, opts, resolver, format)
-	}
-	for _, r := range runs {
-		r.multi = true
-		r.prefix = fmt.Sprintf("source %d (%s): ", r.src.Index, mediaurl.Redact(r.src.URL))
-		r.json = jsonOut.WithSource(mediaurl.Redact(r.src.URL))
-	}
-	var wg sync.WaitGroup
-	for _, r := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.err = r.record(ctx, opts, resolver, format)
-			r.json.Event("end", recordEnd{Elapsed: time.Since(start).Seconds(), Files: r.fileCount(), Error: errString(r.err)})
-		}()
-	}
-	stopLine := startTotalLine(opts.IO, runs, start)
-	wg.Wait()
-	stopLine()
-	return summarize(log, jsonOut, runs, start)
-}
-
-// summarize names each failed source on its own line and picks the exit
-// code: that of the first failed source, in the order given.
-func summarize(log *logging.Logger, jsonOut *progress.JSONWriter, runs []*sourceRun, start time.Time) error {
-	var first *sourceRun
-	failed, files := 0, 0
-	for _, r := range runs {
-		files += r.fileCount()
-		if r.err == nil {
-			continue
-		}
-		failed++
-		if first == nil {
-			first = r
-		}
-		log.Infof("avcat: %sfailed: %s", r.prefix, mediaurl.RedactText(r.err.Error()))
-	}
-	var err error
-	if first != nil {
-		err = fault.New(cmdutil.Classify(first.err), "%d of %d sources failed (the exit code is source %d's)", failed, len(runs), first.src.Index)
-	}
-	jsonOut.Event("end", recordEnd{Elapsed: time.Since(start).Seconds(), Files: files, Error: errString(err)})
-	return err
-}
-
-// startTotalLine shows one live line for all sources on a terminal: the
-// sums of their current connections, and how many are up. The returned
-// func ends it.
-func startTotalLine(ios *iostreams.IOStreams, runs []*sourceRun, start time.Time) func() {
-	if !ios.IsStderrTTY() {
-		return func() {}
-	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		var lastB uint64
-		lastT := start
-		for {
-			select {
-			case <-stop:
-				fmt.Fprint(ios.ErrOut, "\r\x1b[K")
-				return
-			case now := <-tick.C:
-				f := progress.Figures{Elapsed: now.Sub(start).Seconds()}
-				up := 0
-				for _, r := range runs {
-					c, live := r.figures()
-					if live {
-						up++
-					}
-					f.Bytes += c.Bytes
-					f.Frames += c.Frames
-					f.Lost += c.Lost
-					f.Dropped += c.Dropped
-				}
-				if dt := now.Sub(lastT).Seconds(); dt > 0 && f.Bytes >= lastB {
-					f.BitrateBps = float64(f.Bytes-lastB) * 8 / dt
-				}
-				lastB, lastT = f.Bytes, now
-				f.Extra = fmt.Sprintf("%d/%d sources up", up, len(runs))
-				fmt.Fprint(ios.ErrOut, progress.StatusLine(f))
-			}
-		}
-	}()
-	return func() { close(stop); <-done }
-}
-
-// sourceRun records one source: its own sessions, reconnects and files.
-type sourceRun struct {
-	src      rec.Source
-	template string // -o with the source fields filled in
-	log      *logging.Logger
-	json     *progress.JSONWriter
-	multi    bool   // one of several sources
-	prefix   string // names the source in messages when multi
-	err      error
-
-	mu    sync.Mutex
-	files []string
-	past  progress.Figures   // totals of the finished connections
-	cur   *progress.Reporter // the live connection's
-}
-
-func (r *sourceRun) fileCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.files)
-}
-
-// figures are the source's totals so far, and whether it is connected.
-func (r *sourceRun) figures() (progress.Figures, bool) {
-	r.mu.Lock()
-	cur, f := r.cur, r.past
-	r.mu.Unlock()
-	if cur == nil {
-		return f, false
-	}
-	c := cur.Figures()
-	f.Bytes += c.Bytes
-	f.Frames += c.Frames
-	f.Lost += c.Lost
-	f.Dropped += c.Dropped
-	return f, true
-}
-
-func (r *sourceRun) setReporter(rep *progress.Reporter) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if rep == nil && r.cur != nil {
-		c := r.cur.Figures()
-		r.past.Bytes += c.Bytes
-		r.past.Frames += c.Frames
-		r.past.Lost += c.Lost
-		r.past.Dropped += c.Dropped
-	}
-	r.cur = rep
-}
-
-func (r *sourceRun) infof(format string, args ...any) { r.log.Infof(r.prefix+format, args...) }
-func (r *sourceRun) warnf(format string, args ...any) { r.log.Warnf(r.prefix+format, args...) }
-
-// record runs one source until it ends, fails for good or ctx is done,
-// reconnecting with backoff.
-func (r *sourceRun) record(ctx context.Context, opts *Options, resolver *endpoint.Resolver, format string) (err error) {
-	jsonOut := r.json
-	onSegment := func(path string) {
-		r.mu.Lock()
-		r.files = append(r.files, path)
-		r.mu.Unlock()
-		r.infof("recorded %s", path)
-		ev := segmentEvent{Path: path}
-		if st, err := os.Stat(path); err == nil {
-			ev.Bytes = st.Size()
-		}
-		jsonOut.Event("segment", ev)
-		if opts.OnSegment != "" {
-			runHook(opts.OnSegment, path, r.log)
-		}
-	}
-	files := func() []string {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.files
-	}
-	// stopped: the run ends while the source is down. Alone, that is a
-	// clean stop; one of several sources reports that it was down.
-	stopped := func(lastErr error) error {
-		if r.multi && lastErr != nil {
-			return fmt.Errorf("down when the run stopped: %w", lastErr)
-		}
-		return nil
-	}
-	backoff := opts.RetryMin
-	ever := false              // some connection delivered media
-	var recorded time.Duration // media recorded so far, for --duration
-	var lastErr error          // why the last connection ended
-	for {
-		if opts.Duration > 0 && recorded >= opts.Duration {
-			return nil
-		}
-		seg := &rec.Segmenter{
-			Template: r.template, Segment: opts.Segment, MaxSize: int64(opts.MaxSize), OnSegment: onSegment,
-			New: func(path string) (engine.Sink, error) {
-				sink, _, err := endpoint.FileSink(path, nil, endpoint.SinkFileOptions{Format: formatFor(format)})
+	log := opts.Logger()
+	recs := make([]*rec.Recorder, len(opts.URLs))
+	for i, s := range opts.sources() {
+		r := &rec.Recorder{
+			Source: s, New: factories[i], Selection: engine.Selection{VideoOnly: opts.VideoOnly, AudioOnly: opts.AudioOnly},
+			Segment: opts.Segment, MaxSize: int64(opts.MaxSize), Duration: opts.Duration, OnSegment: opts.OnSegment,
+			Reconnect: opts.Reconnect, Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax},
+			IO: opts.IO, Log: log, JSON: jsonOut,
+			NewFile: func(path string) (engine.Sink, error) {
+				sink, _, err := endpoint.FileSink(path, nil, endpoint.SinkFileOptions{Format: format})
 				return sink, err
 			},
 		}
-		src, _, err := resolver.Source(r.src.URL, endpoint.SourceOptions{
-			Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure,
-		})
-		if err != nil {
-			return err
+		r.Template, _ = rec.ExpandSource(opts.Output, s) // checked by RunE
+		if len(opts.URLs) > 1 {
+			r.Multi, r.JSON = true, jsonOut.WithSource(mediaurl.Redact(s.URL))
+			r.Prefix = fmt.Sprintf("source %d (%s): ", s.Index, mediaurl.Redact(s.URL))
 		}
-		if opts.VideoOnly || opts.AudioOnly {
-			src = &engine.Select{Source: src, Selection: engine.Selection{VideoOnly: opts.VideoOnly, AudioOnly: opts.AudioOnly}}
-		}
-		// --duration is media time (as ffmpeg -t), over every connection.
-		sess := &engine.Session{Source: src, Sinks: []engine.Sink{seg}, MediaDuration: opts.Duration - recorded}
-		_, err = sess.Open(ctx)
-		gotMedia := false
-		if err == nil {
-			rep := &progress.Reporter{IO: opts.IO, Session: sess, Verb: "recorded", JSON: jsonOut, EndEvent: "connection_end", Quiet: r.multi}
-			rep.Start()
-			r.setReporter(rep)
-			err = sess.Run(ctx)
-			rep.Stop()
-			r.setReporter(nil)
-			recorded += sess.MediaTime()
-			if ctx.Err() != nil {
-				return finalErr(err, files())
-			}
-			if err == nil && sess.Reason() == engine.StopDuration {
-				if len(files()) == 0 {
-					return fault.New(fault.Network, "no usable media within --duration %s: nothing recorded", opts.Duration)
-				}
-				return nil
-			}
-			gotMedia = receivedMedia(sess)
-			if err == nil && sess.Reason() == engine.StopEOF {
-				err = fault.New(fault.Network, "the source ended the stream")
-			}
-		} else if ctx.Err() != nil {
-			return stopped(lastErr)
-		}
-		if gotMedia {
-			ever = true
-			backoff = opts.RetryMin
-		}
-		if !ever {
-			// A source that never delivered media is a configuration
-			// problem: fail now instead of retrying forever.
-			return err
-		}
-		if !retryable(err) || !opts.Reconnect {
-			return err
-		}
-		lastErr = err
-		r.warnf("source lost (%v); reconnecting in %s", err, backoff)
-		jsonOut.Event("reconnect", reconnectEvent{Error: errString(err), DelaySec: backoff.Seconds()})
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return stopped(lastErr)
-		}
-		backoff = min(2*backoff, opts.RetryMax)
+		recs[i] = r
 	}
-}
-
-// segmentEvent is the "segment" event: one finished file.
-type segmentEvent struct {
-	Path  string `json:"path"`
-	Bytes int64  `json:"bytes"`
-}
-
-// recordEnd is record's final event.
-type recordEnd struct {
-	Elapsed float64 `json:"elapsed_seconds"`
-	Files   int     `json:"files"`
-	Error   string  `json:"error,omitempty"`
-}
-
-// reconnectEvent is the "reconnect" event: the source was lost.
-type reconnectEvent struct {
-	Error    string  `json:"error,omitempty"`
-	DelaySec float64 `json:"delay_seconds"`
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-// formatFor maps record's formats onto the sink formats.
-func formatFor(f string) string {
-	if f == "ts" {
-		return endpoint.OutMPEGTS
-	}
-	return f
-}
-
-// retryable: network trouble and stream ends are retried; usage, auth,
-// not-found and write errors are not.
-func retryable(err error) bool {
-	if err == nil {
-		return true
-	}
-	return cmdutil.Classify(err) == fault.Network
-}
-
-// receivedMedia reports whether the session got any packet at all.
-func receivedMedia(sess *engine.Session) bool {
-	if st := sess.Stats(); st != nil {
-		for _, t := range st.Snapshot() {
-			if t.Packets > 0 {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func finalErr(err error, files []string) error {
-	if err != nil && len(files) > 0 {
-		return fmt.Errorf("%w (files written so far are complete)", err)
-	}
-	return err
-}
-
-// runHook runs the --on-segment command with the file path appended.
-func runHook(command, path string, log *logging.Logger) {
-	cmd := exec.Command("sh", "-c", command+` "$1"`, "avcat-on-segment", path)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		log.Warnf("--on-segment: %v", err)
-		return
-	}
-	go func() {
-		if err := cmd.Wait(); err != nil {
-			log.Warnf("--on-segment %s: %v", path, err)
-		}
-	}()
+	return rec.RunAll(ctx, recs, opts.IO, log, jsonOut)
 }

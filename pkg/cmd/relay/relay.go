@@ -3,11 +3,8 @@ package relay
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -101,43 +98,15 @@ with timestamps that keep going forward.`,
 	return cmd
 }
 
-// endpointEvent is an NDJSON line about one endpoint.
-type endpointEvent struct {
-	Endpoint string `json:"endpoint"`
-	State    string `json:"state"`
-	Error    string `json:"error,omitempty"`
-}
-
 func relayRun(ctx context.Context, opts *Options) error {
 	resolver := opts.Endpoints()
 	log := opts.Logger()
-	var logMu sync.Mutex
 	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
 	if err != nil {
 		return err
 	}
 	defer jsonOut.Close()
-	lastErr := make(map[string]string)
-	event := func(name string, state engine.EndpointState, err error) {
-		logMu.Lock()
-		switch {
-		case err != nil && lastErr[name] != err.Error():
-			// Each new problem once; retries of the same one stay quiet.
-			lastErr[name] = err.Error()
-			log.Warnf("%s: %s: %v", name, state, err)
-		case state == engine.StateUp:
-			delete(lastErr, name)
-			log.Infof("%s: %s", name, state)
-		case state == engine.StateConnecting:
-			log.Debugf("%s: %s", name, state)
-		}
-		logMu.Unlock()
-		ev := endpointEvent{Endpoint: name, State: state.String()}
-		if err != nil {
-			ev.Error = err.Error()
-		}
-		jsonOut.Event("endpoint", ev)
-	}
+	event := progress.EndpointLog(log, jsonOut)
 
 	src, srcName, err := openSource(opts, resolver, event)
 	if err != nil {
@@ -148,17 +117,12 @@ func relayRun(ctx context.Context, opts *Options) error {
 	stdoutTaken := false
 	for _, dst := range opts.Destinations {
 		if mediaurl.IsNetwork(dst) {
-			if _, _, err := resolver.NetworkSink(dst, endpoint.SinkOptions{}); err != nil {
+			newSink, _, err := resolver.SinkFactory(dst, endpoint.SinkOptions{Transport: opts.DstTransport, Tunnel: opts.Tunnel, InsecureTLS: opts.Insecure})
+			if err != nil {
 				return err
 			}
-			d := dst
-			name := mediaurl.Redact(dst)
 			rs := &engine.RetrySink{
-				Name: name, Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, OnEvent: event,
-				New: func() engine.Sink {
-					s, _, _ := resolver.NetworkSink(d, endpoint.SinkOptions{Transport: opts.DstTransport, Tunnel: opts.Tunnel, InsecureTLS: opts.Insecure})
-					return s
-				},
+				Name: mediaurl.Redact(dst), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, OnEvent: event, New: newSink,
 			}
 			retry = append(retry, rs)
 			sinks = append(sinks, rs)
@@ -181,62 +145,28 @@ func relayRun(ctx context.Context, opts *Options) error {
 		sinks = append(sinks, sink)
 	}
 	sess := &engine.Session{Source: src, Sinks: sinks, MediaDuration: opts.Duration}
-	if _, err := sess.Open(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
+	if ok, err := cmdutil.OpenSession(ctx, sess); !ok {
 		return err
 	}
 	log.Debugf("relaying %s to %d destinations", srcName, len(sinks))
-	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "relayed", Extra: func() string {
-		var parts []string
-		for _, r := range retry {
-			parts = append(parts, fmt.Sprintf("%s %s (%d reconnects)", shortName(r.Name), r.State(), r.Reconnects()))
-		}
-		if rs, ok := src.(*engine.RetrySource); ok && rs.Reconnects() > 0 {
-			parts = append(parts, fmt.Sprintf("source reconnects %d", rs.Reconnects()))
-		}
-		return strings.Join(parts, ", ")
-	}}
-	rep.Start()
-	err = sess.Run(ctx)
-	rep.Stop()
-	return err
-}
-
-func shortName(u string) string {
-	if i := strings.Index(u, "://"); i >= 0 {
-		return u[i+3:]
-	}
-	return u
+	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "relayed", Extra: progress.EndpointStates(retry, src)}
+	return cmdutil.RunReported(ctx, sess, rep)
 }
 
 // openSource builds the source: network URLs reconnect, files are paced.
 func openSource(opts *Options, resolver *endpoint.Resolver, event func(string, engine.EndpointState, error)) (engine.Source, string, error) {
 	if mediaurl.IsNetwork(opts.Source) {
 		so := endpoint.SourceOptions{Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure}
-		if _, _, err := resolver.Source(opts.Source, so); err != nil {
+		newSrc, _, err := resolver.SourceFactory(opts.Source, so)
+		if err != nil {
 			return nil, "", err
 		}
 		name := mediaurl.Redact(opts.Source)
 		return &engine.RetrySource{
-			Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax},
+			Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, New: newSrc,
 			OnEvent: func(s engine.EndpointState, err error) { event("source "+name, s, err) },
-			New: func() engine.Source {
-				s, _, _ := resolver.Source(opts.Source, so)
-				return s
-			},
 		}, name, nil
 	}
-	open, err := resolver.FileSource(opts.Source, endpoint.FileOptions{})
-	if err != nil {
-		return nil, "", err
-	}
-	var src engine.Source
-	if opts.Loop == 1 {
-		src = open()
-	} else {
-		src = &engine.Loop{New: open, Count: opts.Loop}
-	}
-	return &engine.Paced{Source: src}, opts.Source, nil
+	src, err := resolver.Input(opts.Source, nil, endpoint.InputOptions{Loop: opts.Loop, Pace: true})
+	return src, opts.Source, err
 }

@@ -267,7 +267,7 @@ func TestServePublish(t *testing.T) {
 func TestServeRead(t *testing.T) {
 	t.Parallel()
 	testpeer.Require(t, testpeer.PeerFFmpeg, testpeer.PeerFFprobe, testpeer.PeerTimeout)
-	srv := clitest.StartServe(t)
+	srv := clitest.StartServe(t, "-v") // -v: its trace is printed if a reader fails
 	baseline := clip(t, "h264_baseline_aac.mp4")
 	// RTSP readers read an RTSP publisher; RTMP readers an RTMP one (the
 	// conversions are covered by TestServeCrossProtocol).

@@ -7,11 +7,9 @@ import (
 	"crypto/tls"
 	_ "embed"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/signal"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -276,7 +274,7 @@ func serveRun(ctx context.Context, opts *Options) error {
 		}
 		return err
 	}
-	printBanner(opts, srv, cfg)
+	progress.ServerBanner(opts.IO, srv, cfg, opts.RTPPort)
 
 	usr1 := make(chan os.Signal, 1)
 	if len(dumpSignals) > 0 {
@@ -284,126 +282,9 @@ func serveRun(ctx context.Context, opts *Options) error {
 		defer signal.Stop(usr1)
 	}
 
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	lastStats := time.Now()
-	status := newStatusLine(opts.IO)
-	for {
-		select {
-		case <-ctx.Done():
-			status.clear()
-			srv.Close()
-			fmt.Fprintln(opts.IO.ErrOut, "avcat serve: stopped")
-			return nil
-		case <-usr1:
-			status.clear()
-			dumpTable(opts.IO.ErrOut, srv.Stats())
-		case <-tick.C:
-			stats := srv.Stats()
-			status.update(stats)
-			if events != nil && time.Since(lastStats) >= opts.StatsInterval {
-				lastStats = time.Now()
-				events.Event("stats", map[string]any{"paths": stats})
-			}
-		}
-	}
-}
-
-func printBanner(opts *Options, srv *server.Server, cfg *server.Config) {
-	w := opts.IO.ErrOut
-	bold := opts.IO.Paint(1)
-	host := "127.0.0.1"
-	rtspPort := portOf(srv.RTSPAddr())
-	scheme, rtmpScheme := "rtsp", "rtmp"
-	if cfg.TLSConfig != nil {
-		scheme, rtmpScheme = "rtsps", "rtmps"
-	}
-	fmt.Fprintf(w, "%s RTSP listening on %s", bold.Sprint("avcat serve:"), srv.RTSPAddr())
-	if cfg.UDPRTPAddress != "" {
-		udp := "UDP"
-		if cfg.TLSConfig != nil {
-			udp = "SRTP over UDP"
-		}
-		fmt.Fprintf(w, " (%s %d/%d)", udp, opts.RTPPort, opts.RTPPort+1)
-	}
-	fmt.Fprintln(w, "; HTTP and WebSocket tunnels on the same port")
-	if a := srv.RTMPAddr(); a != nil {
-		fmt.Fprintf(w, "%s RTMP listening on %s\n", bold.Sprint("avcat serve:"), a)
-	}
-	names := make([]string, 0, len(cfg.Files))
-	for n := range cfg.Files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %s  %s://%s:%s/%s", cfg.Files[n].Name, scheme, host, rtspPort, n)
-		if a := srv.RTMPAddr(); a != nil {
-			fmt.Fprintf(w, "  %s://%s:%s/%s", rtmpScheme, host, portOf(a), n)
-		}
-		fmt.Fprintln(w)
-	}
-	if len(names) > 0 {
-		first := fmt.Sprintf("%s://%s:%s/%s", scheme, host, rtspPort, names[0])
-		fmt.Fprintf(w, "Try:\n  ffplay %s\n  avcat probe %s\n", first, first)
-	}
-	fmt.Fprintf(w, "  ffmpeg -re -i input.mp4 -c copy -f rtsp %s://%s:%s/mystream\n", scheme, host, rtspPort)
-	if a := srv.RTMPAddr(); a != nil {
-		fmt.Fprintf(w, "  ffmpeg -re -i input.mp4 -c copy -f flv %s://%s:%s/live/mystream\n", rtmpScheme, host, portOf(a))
-	}
-}
-
-func portOf(a net.Addr) string {
-	if a == nil {
-		return ""
-	}
-	_, p, _ := net.SplitHostPort(a.String())
-	return p
-}
-
-func dumpTable(w io.Writer, stats []server.PathStats) {
-	fmt.Fprintf(w, "%-20s %-5s %-9s %-20s %7s %12s %8s\n", "PATH", "KIND", "PROTOCOL", "TRACKS", "READERS", "BYTES IN", "DROPPED")
-	for _, p := range stats {
-		fmt.Fprintf(w, "%-20s %-5s %-9s %-20s %7d %12d %8d\n", p.Path, p.Kind, p.Protocol, p.Tracks, p.Readers, p.BytesIn, p.Dropped)
-	}
-}
-
-// statusLine is the live one-line status on a terminal.
-type statusLine struct {
-	io      *iostreams.IOStreams
-	on      bool
-	shown   bool
-	lastIn  uint64
-	started time.Time
-}
-
-func newStatusLine(ios *iostreams.IOStreams) *statusLine {
-	return &statusLine{io: ios, on: ios.IsStderrTTY(), started: time.Now()}
-}
-
-func (s *statusLine) update(stats []server.PathStats) {
-	var in, dropped uint64
-	live, readers := 0, 0
-	for _, p := range stats {
-		in += p.BytesIn
-		dropped += p.Dropped
-		readers += p.Readers
-		if p.Kind == "live" {
-			live++
-		}
-	}
-	rate := float64(in-s.lastIn) * 8
-	s.lastIn = in
-	if !s.on {
-		return
-	}
-	fmt.Fprintf(s.io.ErrOut, "\r\x1b[K%s  paths %d  publishers %d  readers %d  in %.0f kbit/s  dropped %d",
-		time.Since(s.started).Truncate(time.Second), len(stats), live, readers, rate/1000, dropped)
-	s.shown = true
-}
-
-func (s *statusLine) clear() {
-	if s.shown {
-		fmt.Fprint(s.io.ErrOut, "\r\x1b[K")
-		s.shown = false
-	}
+	status := &progress.ServerStatus{IO: opts.IO, JSON: events, Interval: opts.StatsInterval}
+	status.Follow(ctx, srv.Stats, usr1)
+	srv.Close()
+	fmt.Fprintln(opts.IO.ErrOut, "avcat serve: stopped")
+	return nil
 }

@@ -31,12 +31,13 @@ type Sink struct {
 	Path string
 	// W receives the stream when set; the caller keeps ownership of it.
 	W io.Writer
+	// Create makes the file at Path; nil means os.Create.
+	Create mux.CreateFunc
 	// AUD starts every access unit with an access unit delimiter.
 	AUD bool
 
 	mu      sync.Mutex
 	out     *mux.Output
-	dec     media.Decoder
 	clock   mux.Clock
 	format  format.Format
 	prep    *mux.Track
@@ -74,7 +75,7 @@ func (s *Sink) Open(desc *description.Session) error {
 	if err != nil {
 		return err
 	}
-	out, err := mux.Open(s.Path, s.W)
+	out, err := mux.OpenWith(s.Path, s.W, s.Create)
 	if err != nil {
 		return err
 	}
@@ -103,11 +104,7 @@ func (s *Sink) Write(u *media.Unit) error {
 	if u.Format != s.format {
 		return nil
 	}
-	du, err := s.dec.Decode(u)
-	if err != nil || du == nil {
-		return nil //nolint:nilerr // a damaged unit is skipped, not fatal
-	}
-	fr, ok := s.prep.Prepare(du)
+	fr, ok := s.prep.Prepare(u)
 	if !ok {
 		return nil
 	}
@@ -125,7 +122,7 @@ func (s *Sink) Write(u *media.Unit) error {
 		b = append(b, n...)
 	}
 	s.buf = b
-	_, err = s.out.Write(b)
+	_, err := s.out.Write(b)
 	return err
 }
 
@@ -166,7 +163,9 @@ func (s *Sink) Started() bool {
 }
 
 // Close flushes and closes the file. It is safe after a failed Open or
-// write, and more than once; it returns the write error, if any.
+// write, and more than once; it returns the write error, if any. After a
+// write error the file is cut back to its last flush, or removed when
+// nothing was flushed, and the error says so.
 func (s *Sink) Close() error {
 	s.flusher.Stop()
 	s.mu.Lock()
@@ -176,5 +175,5 @@ func (s *Sink) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.out.Close()
+	return s.out.CloseSalvaged()
 }

@@ -48,10 +48,11 @@ type Sink struct {
 	Path string
 	// W receives the stream when set; the caller keeps ownership of it.
 	W io.Writer
+	// Create makes the file at Path; nil means os.Create.
+	Create mux.CreateFunc
 
 	mu      sync.Mutex
 	out     *mux.Output
-	dec     media.Decoder
 	clock   mux.Clock
 	tracks  []*flvTrack
 	byFmt   map[format.Format]*flvTrack
@@ -111,7 +112,7 @@ func (s *Sink) Open(desc *description.Session) error {
 	if err != nil {
 		return err
 	}
-	out, err := mux.Open(s.Path, s.W)
+	out, err := mux.OpenWith(s.Path, s.W, s.Create)
 	if err != nil {
 		return err
 	}
@@ -244,16 +245,12 @@ func (s *Sink) Write(u *media.Unit) error {
 	if t == nil {
 		return nil
 	}
-	du, err := s.dec.Decode(u)
-	if err != nil || du == nil {
-		return nil //nolint:nilerr // a damaged unit is skipped, not fatal
-	}
 	if !s.ready && !t.prep.IsVideo() {
 		if err := s.writeHeader(); err != nil || !s.ready {
 			return err // audio waits for the video's parameter sets
 		}
 	}
-	fr, ok := t.prep.Prepare(du)
+	fr, ok := t.prep.Prepare(u)
 	if !ok {
 		return nil
 	}
@@ -380,7 +377,9 @@ func (s *Sink) Started() bool {
 }
 
 // Close flushes and closes the file. It is safe after a failed Open or
-// write, and more than once; it returns the write error, if any.
+// write, and more than once; it returns the write error, if any. After a
+// write error the file is cut back to its last flush, or removed when
+// nothing was flushed, and the error says so.
 func (s *Sink) Close() error {
 	s.flusher.Stop()
 	s.mu.Lock()
@@ -393,7 +392,7 @@ func (s *Sink) Close() error {
 	if s.ready && s.out.File() != nil && s.out.Flush() == nil {
 		s.patchDuration()
 	}
-	return s.out.Close()
+	return s.out.CloseSalvaged()
 }
 
 // durationAt is where the value of onMetaData's first entry, "duration",

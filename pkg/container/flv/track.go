@@ -1,7 +1,6 @@
 package flv
 
 import (
-	"bytes"
 	"fmt"
 	"time"
 
@@ -31,10 +30,10 @@ type track struct {
 	key    trackKey
 	media  *description.Media
 	format format.Format
-	// params are the current parameter sets (H.264: SPS, PPS; H.265: VPS,
-	// SPS, PPS); fresh holds new ones to put before the next access unit.
-	params [][]byte
-	fresh  [][]byte
+	// params are the current parameter sets; fresh reports new ones to
+	// put before the next access unit.
+	params *media.Params
+	fresh  bool
 	clock  audioClock
 	seen   bool // a frame was read
 }
@@ -43,44 +42,25 @@ func (t *track) isVideo() bool { return media.IsVideo(t.format) }
 
 // setParams records parameter sets from a sequence header. New ones, as
 // after a resolution change, are sent in-band before the next access unit.
-func (t *track) setParams(ps [][]byte) {
-	if len(ps) == 0 || sameNALUs(ps, t.params) {
-		return
+func (t *track) setParams(ps ...[]byte) {
+	if t.params.Learn(ps) {
+		t.fresh = true
 	}
-	if t.params != nil {
-		t.fresh = ps
-	}
-	t.params = ps
 }
 
 // withFresh puts new parameter sets before an access unit.
 func (t *track) withFresh(au [][]byte) [][]byte {
-	if t.fresh == nil {
+	if !t.fresh {
 		return au
 	}
-	out := make([][]byte, 0, len(t.fresh)+len(au))
-	out = append(append(out, t.fresh...), au...)
-	t.fresh = nil
-	return out
-}
-
-func sameNALUs(a, b [][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !bytes.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
+	t.fresh = false
+	return t.params.Insert(au)
 }
 
 // newTrack builds a track from a message that configures it, or returns
 // nil. The second result names a codec seen but not supported.
 func newTrack(key trackKey, msg message.Message) (*track, string) {
 	var f format.Format
-	var params [][]byte
 	switch m := msg.(type) {
 	case *message.Video:
 		if m.Type != message.VideoTypeConfig {
@@ -94,11 +74,9 @@ func newTrack(key trackKey, msg message.Message) (*track, string) {
 			sps := m.AVCConfig.SequenceParameterSets[0].NALUnit
 			pps := m.AVCConfig.PictureParameterSets[0].NALUnit
 			f = &format.H264{PayloadTyp: 96, SPS: sps, PPS: pps, PacketizationMode: 1}
-			params = [][]byte{sps, pps}
 		case message.CodecH265:
 			vps, sps, pps := hevcParams(m.HEVCConfig)
 			f = &format.H265{PayloadTyp: 96, VPS: vps, SPS: sps, PPS: pps}
-			params = [][]byte{vps, sps, pps}
 		}
 
 	case *message.VideoExSequenceStart:
@@ -107,11 +85,9 @@ func newTrack(key trackKey, msg message.Message) (*track, string) {
 			sps := m.AVCConfig.SequenceParameterSets[0].NALUnit
 			pps := m.AVCConfig.PictureParameterSets[0].NALUnit
 			f = &format.H264{PayloadTyp: 96, SPS: sps, PPS: pps, PacketizationMode: 1}
-			params = [][]byte{sps, pps}
 		case message.FourCCHEVC:
 			vps, sps, pps := hevcParams(m.HEVCConfig)
 			f = &format.H265{PayloadTyp: 96, VPS: vps, SPS: sps, PPS: pps}
-			params = [][]byte{vps, sps, pps}
 		default:
 			return nil, fourCCName(m.FourCC) + " video"
 		}
@@ -173,7 +149,7 @@ func newTrack(key trackKey, msg message.Message) (*track, string) {
 		key:    key,
 		format: f,
 		media:  &description.Media{Type: mt, Formats: []format.Format{f}},
-		params: params,
+		params: media.NewParams(f),
 	}
 	t.clock.rate = int64(f.ClockRate())
 	return t, ""
@@ -230,10 +206,10 @@ func (s *Source) frames(key trackKey, msg message.Message, out []frame) []frame 
 		switch m.Type {
 		case message.VideoTypeConfig:
 			if m.Codec == message.CodecH264 && m.AVCConfig != nil {
-				t.setParams([][]byte{m.AVCConfig.SequenceParameterSets[0].NALUnit, m.AVCConfig.PictureParameterSets[0].NALUnit})
+				t.setParams(m.AVCConfig.SequenceParameterSets[0].NALUnit, m.AVCConfig.PictureParameterSets[0].NALUnit)
 			} else if m.Codec == message.CodecH265 {
 				vps, sps, pps := hevcParams(m.HEVCConfig)
-				t.setParams([][]byte{vps, sps, pps})
+				t.setParams(vps, sps, pps)
 			}
 		case message.VideoTypeAU:
 			if !codecMatches(t.format, m.Codec) {
@@ -247,10 +223,10 @@ func (s *Source) frames(key trackKey, msg message.Message, out []frame) []frame 
 	case *message.VideoExSequenceStart:
 		switch m.FourCC {
 		case message.FourCCAVC:
-			t.setParams([][]byte{m.AVCConfig.SequenceParameterSets[0].NALUnit, m.AVCConfig.PictureParameterSets[0].NALUnit})
+			t.setParams(m.AVCConfig.SequenceParameterSets[0].NALUnit, m.AVCConfig.PictureParameterSets[0].NALUnit)
 		case message.FourCCHEVC:
 			vps, sps, pps := hevcParams(m.HEVCConfig)
-			t.setParams([][]byte{vps, sps, pps})
+			t.setParams(vps, sps, pps)
 		}
 
 	case *message.VideoExCodedFrames:

@@ -55,7 +55,6 @@ type fragmenter struct {
 	path    string
 	hybrid  bool // MP4Sink: ftyp and an mdat placeholder before the moov
 	out     *mux.Output
-	dec     media.Decoder
 	clock   mux.Clock
 	tracks  []*fragTrack
 	byFmt   map[format.Format]*fragTrack
@@ -147,16 +146,12 @@ func (c *fragmenter) write(u *media.Unit) error {
 	if t == nil {
 		return nil
 	}
-	du, err := c.dec.Decode(u)
-	if err != nil || du == nil {
-		return nil //nolint:nilerr // a damaged unit is skipped, not fatal
-	}
 	if !c.ready && !t.prep.IsVideo() {
 		if err := c.writeInit(); err != nil || !c.ready {
 			return err // audio waits for the video's parameter sets
 		}
 	}
-	fr, ok := t.prep.Prepare(du)
+	fr, ok := t.prep.Prepare(u)
 	if !ok {
 		return nil
 	}

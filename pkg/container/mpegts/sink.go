@@ -43,7 +43,6 @@ type Sink struct {
 	mu      sync.Mutex
 	out     *mux.Output
 	tw      *mpegts.Writer
-	dec     media.Decoder
 	clock   mux.Clock
 	tracks  map[format.Format]*tsTrack
 	skipped []string
@@ -138,11 +137,7 @@ func (s *Sink) Write(u *media.Unit) error {
 	if t == nil {
 		return nil
 	}
-	du, err := s.dec.Decode(u)
-	if err != nil || du == nil {
-		return nil //nolint:nilerr // a damaged unit is skipped, not fatal
-	}
-	fr, ok := t.prep.Prepare(du)
+	fr, ok := t.prep.Prepare(u)
 	if !ok {
 		return nil
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/avcat/avcat/pkg/fault"
 )
 
-// FlushInterval is how often the streaming sinks flush their buffers, so
+// FlushInterval is how often the streaming and capture sinks flush their buffers, so
 // that a kill -9 loses at most about this much of the output.
 const FlushInterval = time.Second
 

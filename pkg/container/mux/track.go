@@ -5,14 +5,10 @@
 // Flusher that flushes every second.
 //
 // What a Track does to a unit, in order:
+//   - its media.Processor depacketizes it, inserts the parameter sets
+//     before random access units and derives the DTS RTP lacks;
 //   - video starts at its first keyframe, and only once its parameter sets
 //     are known (from the format or in-band); earlier units are dropped;
-//   - before every random access unit that lacks them, the parameter sets
-//     are inserted (VPS/SPS/PPS for H.265, SPS/PPS for H.264), from the
-//     last in-band ones or the format's;
-//   - a unit with NoDTS (RTP carries no decode time) gets its DTS derived:
-//     H.264 with mediacommon's DTSExtractor, as pkg/rtmp's writer does;
-//     H.265 from the reorder depth of its SPS (see reorderDTS);
 //   - the file's origin is the DTS of the first video keyframe (of the
 //     first unit, in files without video), as a duration; it is
 //     subtracted from every track, so A/V sync is kept and the file starts
@@ -27,8 +23,6 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
 	"github.com/avcat/avcat/pkg/media"
 )
@@ -69,14 +63,6 @@ type Frame struct {
 	Key bool
 }
 
-type codecKind int
-
-const (
-	codecOther codecKind = iota
-	codecH264
-	codecH265
-)
-
 // Track prepares the units of one format. It is not safe for concurrent
 // use.
 type Track struct {
@@ -84,41 +70,30 @@ type Track struct {
 	Format format.Format
 
 	clock     *Clock
+	proc      *media.Processor
 	rate      int64
-	kind      codecKind
+	params    bool // H.264/H.265: waits for parameter sets
 	video     bool
 	started   bool
 	offset    int64
 	offsetSet bool
 	lastDTS   int64
 	hasLast   bool
-	ex264     *h264.DTSExtractor
-	re265     reorderDTS
 	waitFrom  int64 // first DTS of an audio track waiting for video
 	waiting   bool
-	vps       []byte
-	sps       []byte
-	pps       []byte
 }
 
 // NewTrack prepares the units of f on clock c. The parameter sets of the
 // format (the SDP) are the first known ones.
 func NewTrack(f format.Format, c *Clock) *Track {
-	t := &Track{Format: f, clock: c, rate: int64(f.ClockRate()), video: media.IsVideo(f)}
+	t := &Track{Format: f, clock: c, proc: media.NewProcessor(f), rate: int64(f.ClockRate()), video: media.IsVideo(f)}
 	if t.rate <= 0 {
 		t.rate = 90000
 	}
 	if t.video {
 		c.video = true
 	}
-	switch f := f.(type) {
-	case *format.H264:
-		t.kind = codecH264
-		t.sps, t.pps = f.SafeParams()
-	case *format.H265:
-		t.kind = codecH265
-		t.vps, t.sps, t.pps = f.SafeParams()
-	}
+	t.params = media.NewParams(f) != nil
 	return t
 }
 
@@ -138,40 +113,28 @@ func (t *Track) Restart() { t.started = false }
 
 // Params returns the parameter sets known so far: the last in-band ones,
 // or the format's. For H.264 vps is nil.
-func (t *Track) Params() (vps, sps, pps []byte) { return t.vps, t.sps, t.pps }
+func (t *Track) Params() (vps, sps, pps []byte) { return t.proc.Params() }
 
 // HasParams reports whether the track can be described: for H.264 and
 // H.265 its parameter sets are known; other codecs always can.
-func (t *Track) HasParams() bool {
-	switch t.kind {
-	case codecH264:
-		return t.sps != nil && t.pps != nil
-	case codecH265:
-		return t.vps != nil && t.sps != nil && t.pps != nil
-	}
-	return true
-}
+func (t *Track) HasParams() bool { return t.proc.HasParams() }
 
-// Prepare turns a decoded unit into a frame; ok is false when the unit is
-// dropped (undecoded, video before its first usable keyframe, DTS not
-// derivable yet, or before the file's origin).
+// Prepare turns a unit (decoded or RTP) into a frame; ok is false when
+// the unit is dropped (not a complete access unit yet, video before its
+// first usable keyframe, DTS not derivable yet, or before the file's
+// origin).
 func (t *Track) Prepare(u *media.Unit) (fr Frame, ok bool) {
-	if len(u.Payload) == 0 {
+	u, err := t.proc.Process(u)
+	if err != nil || u == nil || len(u.Payload) == 0 {
 		return Frame{}, false
 	}
-	au := u.Payload
 	key := true
-	if t.kind != codecOther {
-		au = nonEmpty(au)
-		if len(au) == 0 {
-			return Frame{}, false
-		}
-		t.learn(au)
-		key = u.Key || media.IsRandomAccess(t.Format, au)
-		if key {
-			au = t.withParams(au)
-		}
-		if !t.started && (!key || !t.HasParams()) {
+	if t.params {
+		key = u.Key
+		if !t.started && (!key || !t.HasParams() || u.NoDTS) {
+			// waits for a keyframe with its parameter sets (and for
+			// H.264 RTP, its DTS; later, a frame without one keeps
+			// DTS=PTS: dropping it would break the frames that reference it)
 			return Frame{}, false
 		}
 	} else if t.video && !t.started && !u.Key {
@@ -179,32 +142,6 @@ func (t *Track) Prepare(u *media.Unit) (fr Frame, ok bool) {
 	}
 
 	pts, dts := u.PTS, u.DTS
-	if u.NoDTS {
-		dts = pts
-		switch t.kind {
-		case codecH264:
-			if t.ex264 == nil {
-				t.ex264 = &h264.DTSExtractor{}
-				t.ex264.Initialize()
-			}
-			// After the start, a frame the extractor fails on is kept
-			// with DTS=PTS (made monotonic below): dropping it would break
-			// the frames that reference it.
-			d, err := t.ex264.Extract(au, pts)
-			if err == nil {
-				dts = d
-			} else if !t.started {
-				return Frame{}, false // waits for the SPS and an IDR
-			}
-		case codecH265:
-			if t.sps == nil {
-				return Frame{}, false
-			}
-			t.re265.setSPS(t.sps)
-			dts = min(t.re265.next(pts), pts)
-		}
-	}
-
 	if !t.offsetSet {
 		if !t.clock.set && t.clock.video && !t.video {
 			// audio waits for the video to start the file
@@ -236,97 +173,7 @@ func (t *Track) Prepare(u *media.Unit) (fr Frame, ok bool) {
 	pts = max(pts, dts)
 	t.started = true
 	t.lastDTS, t.hasLast = dts, true
-	return Frame{PTS: pts, DTS: dts, AU: au, Key: key}, true
-}
-
-// learn keeps the last in-band parameter sets.
-func (t *Track) learn(au [][]byte) {
-	for _, n := range au {
-		switch t.kind {
-		case codecH264:
-			switch h264.NALUType(n[0] & 0x1f) {
-			case h264.NALUTypeSPS:
-				t.sps = n
-			case h264.NALUTypePPS:
-				t.pps = n
-			}
-		case codecH265:
-			switch h265.NALUType((n[0] >> 1) & 0x3f) {
-			case h265.NALUType_VPS_NUT:
-				t.vps = n
-			case h265.NALUType_SPS_NUT:
-				t.sps = n
-			case h265.NALUType_PPS_NUT:
-				t.pps = n
-			}
-		}
-	}
-}
-
-// withParams inserts the parameter sets a random access unit lacks,
-// after a leading access unit delimiter.
-func (t *Track) withParams(au [][]byte) [][]byte {
-	var have [3]bool // vps, sps, pps
-	lead := 0
-	for i, n := range au {
-		switch t.kind {
-		case codecH264:
-			switch h264.NALUType(n[0] & 0x1f) {
-			case h264.NALUTypeSPS:
-				have[1] = true
-			case h264.NALUTypePPS:
-				have[2] = true
-			case h264.NALUTypeAccessUnitDelimiter:
-				if i == 0 {
-					lead = 1
-				}
-			}
-		case codecH265:
-			switch h265.NALUType((n[0] >> 1) & 0x3f) {
-			case h265.NALUType_VPS_NUT:
-				have[0] = true
-			case h265.NALUType_SPS_NUT:
-				have[1] = true
-			case h265.NALUType_PPS_NUT:
-				have[2] = true
-			case h265.NALUType_AUD_NUT:
-				if i == 0 {
-					lead = 1
-				}
-			}
-		}
-	}
-	if t.kind == codecH264 {
-		have[0] = true
-	}
-	var ins [][]byte
-	for i, p := range [][]byte{t.vps, t.sps, t.pps} {
-		if !have[i] && p != nil {
-			ins = append(ins, p)
-		}
-	}
-	if len(ins) == 0 {
-		return au
-	}
-	out := make([][]byte, 0, len(au)+len(ins))
-	out = append(out, au[:lead]...)
-	out = append(out, ins...)
-	return append(out, au[lead:]...)
-}
-
-func nonEmpty(au [][]byte) [][]byte {
-	for _, n := range au {
-		if len(n) == 0 {
-			out := make([][]byte, 0, len(au))
-			for _, n := range au {
-				if len(n) > 0 {
-					out = append(out, n)
-				}
-			}
-			return out
-		}
-	}
-	return au
+	return Frame{PTS: pts, DTS: dts, AU: u.Payload, Key: key}, true
 }
 
 // ToDuration converts ticks of a clock rate to a duration without

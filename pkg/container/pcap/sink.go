@@ -11,6 +11,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 
+	"github.com/avcat/avcat/pkg/container/mux"
 	"github.com/avcat/avcat/pkg/container/rtpdump/rtpcap"
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/fault"
@@ -51,7 +52,7 @@ type Sink struct {
 	ipID    uint16
 	buf     []byte
 	err     error
-	flusher *rtpcap.Flusher
+	flusher *mux.Flusher
 	closed  bool
 }
 
@@ -93,7 +94,7 @@ func (s *Sink) Open(desc *description.Session) error {
 	if err := s.w.Flush(); err != nil {
 		return s.fail(err)
 	}
-	s.flusher = rtpcap.StartFlusher(s.flush)
+	s.flusher = mux.StartFlusher(s.flush)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 
+	"github.com/avcat/avcat/pkg/container/mux"
 	"github.com/avcat/avcat/pkg/container/rtpdump/rtpcap"
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/fault"
@@ -47,7 +48,7 @@ type Sink struct {
 	started bool
 	buf     []byte
 	err     error // sticky write error
-	flusher *rtpcap.Flusher
+	flusher *mux.Flusher
 	closed  bool
 }
 
@@ -86,7 +87,7 @@ func (s *Sink) Open(desc *description.Session) error {
 		s.closeFiles()
 		return err
 	}
-	s.flusher = rtpcap.StartFlusher(s.flush)
+	s.flusher = mux.StartFlusher(s.flush)
 	return nil
 }
 

@@ -95,13 +95,13 @@ func load(t testing.TB, name string) (*description.Session, []*media.Unit) {
 const RTPOffset = 12345
 
 // AsRTP turns decoded units into what an RTSP source delivers: each unit
-// is packetized with media.NewPacketizer and decoded back with
-// media.Decoder; PTS is shifted by RTPOffset seconds (RTP timestamps do
+// is packetized with media.NewPacketizer and depacketized back with
+// media.Depacketizer, as the RTSP source does; PTS is shifted by RTPOffset seconds (RTP timestamps do
 // not start at 0) and DTS is unknown (NoDTS, DTS=PTS).
 func AsRTP(t testing.TB, units []*media.Unit) []*media.Unit {
 	t.Helper()
 	pk := map[format.Format]*media.Packetizer{}
-	var dec media.Decoder
+	dp := map[format.Format]*media.Depacketizer{}
 	var out []*media.Unit
 	for _, u := range units {
 		p := pk[u.Format]
@@ -118,15 +118,26 @@ func AsRTP(t testing.TB, units []*media.Unit) []*media.Unit {
 			t.Fatalf("packetize: %v", err)
 		}
 		pts := u.PTS + RTPOffset*int64(u.Format.ClockRate())
-		in := &media.Unit{Media: u.Media, Format: u.Format, PTS: pts, DTS: pts, NoDTS: true, Packets: pkts}
-		d, err := dec.Decode(in)
-		if err != nil {
-			t.Fatalf("decode: %v", err)
-		}
+		d := dp[u.Format]
 		if d == nil {
+			if d, err = media.NewDepacketizer(u.Format); err != nil || d == nil {
+				t.Fatalf("depacketizer: %v", err)
+			}
+			dp[u.Format] = d
+		}
+		var au [][]byte
+		for _, pk := range pkts {
+			nalus, err := d.Decode(pk)
+			if err != nil && !errors.Is(err, media.ErrNeedMore) {
+				t.Fatalf("decode: %v", err)
+			}
+			au = append(au, nalus...)
+		}
+		if au == nil {
 			t.Fatalf("decode: no access unit from %d packets", len(pkts))
 		}
-		out = append(out, d)
+		out = append(out, &media.Unit{Media: u.Media, Format: u.Format, PTS: pts, DTS: pts, NoDTS: true,
+			Packets: pkts, Payload: au, Key: media.IsRandomAccess(u.Format, au)})
 	}
 	return out
 }

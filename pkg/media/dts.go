@@ -1,10 +1,41 @@
-package mux
+package media
 
 import (
 	"slices"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 )
+
+// dtsDeriver derives the decode times RTP does not carry, for H.264 with
+// mediacommon's DTSExtractor and for H.265 from the reorder depth of its
+// SPS (see reorderDTS).
+type dtsDeriver struct {
+	h265  bool
+	ex264 *h264.DTSExtractor
+	re265 reorderDTS
+}
+
+// next returns the DTS of the access unit au (parameter sets inserted),
+// in decode order; ok is false when it cannot be derived yet (H.264
+// before an IDR with its SPS, H.265 without an SPS).
+func (d *dtsDeriver) next(au [][]byte, pts int64, sps []byte) (dts int64, ok bool) {
+	if d.h265 {
+		if sps == nil {
+			return pts, false
+		}
+		d.re265.setSPS(sps)
+		return min(d.re265.next(pts), pts), true
+	}
+	if d.ex264 == nil {
+		d.ex264 = h264.NewDTSExtractor()
+	}
+	dts, err := d.ex264.Extract(au, pts)
+	if err != nil {
+		return pts, false
+	}
+	return dts, true
+}
 
 // reorderDTS derives the DTS of H.265 frames from their PTS, given the
 // stream's reorder depth k (sps_max_num_reorder_pics): the DTS of a frame
