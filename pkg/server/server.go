@@ -645,17 +645,7 @@ func (c *idleConn) Close() error {
 const (
 	writeLinger = time.Millisecond
 	maxPending  = 64 << 10
-	maxSpare    = 4 << 10
 )
-
-// reuse keeps a written buffer for the next round unless a burst (a
-// keyframe) grew it: 500 readers would each keep two.
-func reuse(buf []byte) []byte {
-	if cap(buf) > maxSpare {
-		return nil
-	}
-	return buf[:0]
-}
 
 func rawConnOf(c net.Conn) syscall.RawConn {
 	if lc, ok := c.(*limitConn); ok {
@@ -719,7 +709,7 @@ func (c *idleConn) flushLocked() error {
 	c.pend = c.spare[:0]
 	c.bmu.Unlock()
 	_, err = c.Conn.Write(buf)
-	c.spare = reuse(buf)
+	c.spare = buf[:0]
 	if err != nil {
 		c.fail(err)
 		return err
@@ -773,7 +763,7 @@ func (c *idleConn) flushNow() (again bool) {
 	c.bmu.Lock()
 	defer c.bmu.Unlock()
 	if n == len(buf) {
-		c.spare = reuse(buf)
+		c.spare = buf[:0]
 		c.queued = len(c.pend) > 0
 		return c.queued
 	}
