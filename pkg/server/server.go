@@ -546,6 +546,11 @@ type idleConn struct {
 	queued   bool   // in the batcher's list
 	stuck    bool   // the socket was full: the writer flushes, waiting
 	werr     error
+	// flushNow's write, under flushMu.
+	writeFn func(uintptr) bool
+	wbuf    []byte
+	wn      int
+	wErrno  error
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
@@ -746,12 +751,13 @@ func (c *idleConn) flushNow() (again bool) {
 	c.pend = c.spare[:0]
 	c.bmu.Unlock()
 
-	var n int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		n, werr = syscall.Write(int(fd), buf)
-		return true
-	})
+	c.wbuf = buf
+	if c.writeFn == nil {
+		c.writeFn = c.writeNow
+	}
+	err := c.raw.Write(c.writeFn)
+	n, werr := c.wn, c.wErrno
+	c.wbuf = nil
 	if err == nil && werr != nil && werr != syscall.EAGAIN && werr != syscall.EINTR {
 		err = werr
 	}
@@ -773,6 +779,13 @@ func (c *idleConn) flushNow() (again bool) {
 	c.spare = nil
 	c.stuck, c.queued = true, false
 	return false
+}
+
+// writeNow is flushNow's one non-blocking write(2), as a method value made
+// once: a closure per round would allocate.
+func (c *idleConn) writeNow(fd uintptr) bool {
+	c.wn, c.wErrno = syscall.Write(int(fd), c.wbuf)
+	return true
 }
 
 // frameBatcher writes the pending frames of streaming connections.
