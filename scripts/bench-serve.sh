@@ -150,7 +150,8 @@ start_server() {
 	die "$label did not start: $(tail -n 3 "$logf")"
 }
 
-start_avcat() { start_bg "$work/avcat.log" "$AVCAT" serve --rtsp "127.0.0.1:$1" --no-rtmp --no-udp; }
+# No session or connection cap: N readers are the point.
+start_avcat() { start_bg "$work/avcat.log" "$AVCAT" serve --rtsp "127.0.0.1:$1" --no-rtmp --no-udp --max-sessions 0 --max-conns 0; }
 
 run_avcat() { # N
 	local n=$1 port spid

@@ -92,14 +92,12 @@ type Session struct {
 	clock    *mediaClock
 }
 
+// sinkQueue runs a sink on its queue of the session's fan-out.
 type sinkQueue struct {
-	sink     Sink
-	ch       chan *media.Unit
-	lossless bool
-	rtcp     RTCPWriter
-	dropped  atomic.Uint64
-	err      error
-	done     chan struct{}
+	sink Sink
+	rtcp RTCPWriter
+	q    *Queue[*media.Unit]
+	done chan struct{}
 }
 
 // Open opens the source and every sink.
@@ -176,7 +174,7 @@ func (s *Session) Dropped() []uint64 {
 	defer s.queuesMu.Unlock()
 	out := make([]uint64, len(s.queues))
 	for i, q := range s.queues {
-		out[i] = q.dropped.Load()
+		out[i] = q.q.Dropped()
 	}
 	return out
 }
@@ -204,12 +202,18 @@ func (s *Session) Run(ctx context.Context) error {
 	defer cancel()
 
 	sinkFailed := make(chan error, len(s.Sinks))
+	fan := &Fanout[*media.Unit]{Done: runCtx.Done()}
 	for _, sk := range s.Sinks {
-		q := &sinkQueue{sink: sk, ch: make(chan *media.Unit, s.QueueSize), done: make(chan struct{})}
+		opt := QueueOptions[*media.Unit]{Size: s.QueueSize}
 		if l, ok := sk.(Lossless); ok {
-			q.lossless = l.Lossless()
+			opt.Lossless = l.Lossless()
 		}
+		q := &sinkQueue{sink: sk, done: make(chan struct{})}
 		q.rtcp, _ = sk.(RTCPWriter)
+		if q.rtcp == nil {
+			opt.Accept = isMedia
+		}
+		q.q = fan.Add(opt)
 		s.queuesMu.Lock()
 		s.queues = append(s.queues, q)
 		s.queuesMu.Unlock()
@@ -241,11 +245,7 @@ func (s *Session) Run(ctx context.Context) error {
 		if u.RTCP != nil {
 			emitMu.Lock()
 			defer emitMu.Unlock()
-			for _, q := range s.queues {
-				if q.rtcp != nil && !closing.Load() {
-					q.push(runCtx, u)
-				}
-			}
+			fan.Write(u) // to the sinks that accept RTCP
 			return
 		}
 		lastUnit.Store(time.Now().UnixNano())
@@ -283,9 +283,7 @@ func (s *Session) Run(ctx context.Context) error {
 		// Count only what the sinks are given: a unit racing the stop is
 		// neither written nor reported.
 		stats.observe(u)
-		for _, q := range s.queues {
-			q.push(runCtx, u)
-		}
+		fan.Write(u)
 	}
 
 	srcDone := make(chan error, 1)
@@ -348,9 +346,7 @@ func (s *Session) Run(ctx context.Context) error {
 	}
 	emitMu.Lock()
 	closing.Store(true)
-	for _, q := range s.queues {
-		close(q.ch)
-	}
+	fan.Close()
 	emitMu.Unlock()
 
 	var errs []error
@@ -404,36 +400,22 @@ func watchGap(ctx context.Context, gap time.Duration, last *atomic.Int64, out ch
 	}
 }
 
-func (q *sinkQueue) push(ctx context.Context, u *media.Unit) {
-	if q.lossless {
-		select {
-		case q.ch <- u:
-		case <-ctx.Done():
-		case <-q.done:
-		}
-		return
-	}
-	select {
-	case q.ch <- u:
-	default:
-		q.dropped.Add(1)
-	}
-}
+// isMedia accepts what is not RTCP.
+func isMedia(u *media.Unit) bool { return u.RTCP == nil }
 
 func (q *sinkQueue) run(failed chan<- error) {
 	defer close(q.done)
-	for u := range q.ch {
-		if q.err != nil {
-			continue
+	var err error
+	for u := range q.q.C() {
+		if err != nil {
+			continue // drain, so a lossless queue never holds the source
 		}
-		var err error
 		if u.RTCP != nil {
 			err = q.rtcp.WriteRTCP(u.Media, u.RTCP, u.Received)
 		} else {
 			err = q.sink.Write(u)
 		}
 		if err != nil {
-			q.err = err
 			failed <- err
 		}
 	}

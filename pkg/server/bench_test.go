@@ -468,10 +468,9 @@ func BenchmarkStreamWritePacket(b *testing.B) {
 				f.readers = append(f.readers, startRawReader(b, s.benchURL("bench")))
 			}
 			for range tc.rtmp {
-				ur := newUnitReader()
-				st.addReader(ur)
+				q := st.addReader()
 				go func() {
-					for range ur.ch { //nolint:revive // drain like an RTMP writer that keeps up
+					for range q.C() { //nolint:revive // drain like an RTMP writer that keeps up
 					}
 				}()
 			}

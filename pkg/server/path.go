@@ -10,6 +10,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
 
+	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/media"
 )
 
@@ -18,7 +19,7 @@ const readerQueueSize = 512
 
 // stream is what a publisher feeds: it fans units out to RTSP readers
 // (through gortsplib's ServerStream, which keeps a bounded queue per
-// reader) and to RTMP readers (each with its own bounded queue). RTP from
+// reader) and to RTMP readers (through the engine's Fanout). RTP from
 // an RTSP publisher is forwarded untouched; conversions happen only for
 // the side that needs them.
 type stream struct {
@@ -28,19 +29,17 @@ type stream struct {
 	// packetizers serve units without RTP (RTMP or file publishers).
 	packetizers map[format.Format]*media.Packetizer
 
-	mu        sync.RWMutex
-	readers   map[*unitReader]struct{}
+	// readers are the RTMP readers; a slow one drops and counts.
+	readers   engine.Fanout[readerItem]
 	closeOnce sync.Once
 
 	bytesIn atomic.Uint64
 	// rtpWritten counts the RTP packets of writeUnit, for fileSession.drain.
 	rtpWritten atomic.Uint64
-	// dropped counts units that unit readers (RTMP) had no room for.
-	dropped atomic.Uint64
 }
 
 func newStream(srv *gortsplib.Server, desc *description.Session) (*stream, error) {
-	st := &stream{desc: desc, readers: make(map[*unitReader]struct{})}
+	st := &stream{desc: desc}
 	st.rtsp = &gortsplib.ServerStream{Server: srv, Desc: desc}
 	if err := st.rtsp.Initialize(); err != nil {
 		return nil, err
@@ -52,16 +51,7 @@ func newStream(srv *gortsplib.Server, desc *description.Session) (*stream, error
 func (st *stream) writePacket(medi *description.Media, forma format.Format, pkt *rtp.Packet, ntp time.Time, pts int64) {
 	st.bytesIn.Add(uint64(pkt.MarshalSize()))
 	_ = st.rtsp.WritePacketRTPWithNTP(medi, pkt, ntp)
-	st.mu.RLock()
-	if len(st.readers) > 0 {
-		it := readerItem{medi: medi, forma: forma, pkt: pkt, pts: pts, ntp: ntp}
-		for r := range st.readers {
-			if !r.push(it) {
-				st.dropped.Add(1)
-			}
-		}
-	}
-	st.mu.RUnlock()
+	st.readers.Write(readerItem{medi: medi, forma: forma, pkt: pkt, pts: pts, ntp: ntp})
 }
 
 // writeUnit publishes an access unit (from RTMP or a file). A unit that
@@ -86,13 +76,7 @@ func (st *stream) writeUnit(u *media.Unit) {
 			}
 		}
 	}
-	st.mu.RLock()
-	for r := range st.readers {
-		if !r.push(readerItem{unit: u}) {
-			st.dropped.Add(1)
-		}
-	}
-	st.mu.RUnlock()
+	st.readers.Write(readerItem{unit: u})
 }
 
 func (st *stream) packetizer(f format.Format) *media.Packetizer {
@@ -108,47 +92,28 @@ func (st *stream) packetizer(f format.Format) *media.Packetizer {
 	return p
 }
 
-func (st *stream) addReader(r *unitReader) {
-	st.mu.Lock()
-	st.readers[r] = struct{}{}
-	st.mu.Unlock()
+// addReader adds an RTMP reader: it receives from the queue's C until the
+// stream ends, and calls removeReader when it leaves.
+func (st *stream) addReader() *engine.Queue[readerItem] {
+	return st.readers.Add(engine.QueueOptions[readerItem]{Size: readerQueueSize})
 }
 
-func (st *stream) removeReader(r *unitReader) {
-	st.mu.Lock()
-	delete(st.readers, r)
-	st.mu.Unlock()
-}
+func (st *stream) removeReader(q *engine.Queue[readerItem]) { st.readers.Remove(q) }
 
-// close ends the stream: RTSP readers are disconnected, unit readers see
+// dropped counts the units RTMP readers had no room for.
+func (st *stream) dropped() uint64 { return st.readers.Dropped() }
+
+// close ends the stream: RTSP readers are disconnected, RTMP readers see
 // their queue closed.
 func (st *stream) close() {
-	st.closeOnce.Do(st.doClose)
-}
-
-func (st *stream) doClose() {
-	st.rtsp.Close()
-	st.mu.Lock()
-	for r := range st.readers {
-		r.end()
-	}
-	st.readers = map[*unitReader]struct{}{}
-	st.mu.Unlock()
-}
-
-// unitReader is a non-RTSP reader (RTMP play) with a bounded queue: when
-// it falls behind, units are dropped and counted, and the publisher never
-// waits for it.
-type unitReader struct {
-	ch   chan readerItem
-	once sync.Once
-
-	scratch media.Unit
-	one     [1]*rtp.Packet
+	st.closeOnce.Do(func() {
+		st.rtsp.Close()
+		st.readers.Close()
+	})
 }
 
 // readerItem is a queued unit, or the fields of one RTP packet: forwarding
-// a packet to a unit reader allocates nothing on the publisher's side.
+// a packet to an RTMP reader allocates nothing on the publisher's side.
 type readerItem struct {
 	unit  *media.Unit
 	medi  *description.Media
@@ -158,23 +123,14 @@ type readerItem struct {
 	ntp   time.Time
 }
 
-func newUnitReader() *unitReader {
-	return &unitReader{ch: make(chan readerItem, readerQueueSize)}
+// itemUnits turns a reader's items into units; for packets it reuses one
+// scratch unit, valid until the next call.
+type itemUnits struct {
+	scratch media.Unit
+	one     [1]*rtp.Packet
 }
 
-// push queues an item, or reports false when the reader is too far behind.
-func (r *unitReader) push(it readerItem) bool {
-	select {
-	case r.ch <- it:
-		return true
-	default:
-		return false
-	}
-}
-
-// unit turns an item into a unit; for packets it reuses one scratch unit,
-// valid until the next call.
-func (r *unitReader) unit(it readerItem) *media.Unit {
+func (r *itemUnits) unit(it readerItem) *media.Unit {
 	if it.unit != nil {
 		return it.unit
 	}
@@ -184,8 +140,4 @@ func (r *unitReader) unit(it readerItem) *media.Unit {
 		Received: time.Now(), Packets: r.one[:],
 	}
 	return &r.scratch
-}
-
-func (r *unitReader) end() {
-	r.once.Do(func() { close(r.ch) })
 }

@@ -166,17 +166,17 @@ func (c *rtmpConn) play(sc *gortmplib.ServerConn, name string) error {
 		onStatusError(sc, "NetStream.Play.Failed", err.Error())
 		return err
 	}
-	ur := newUnitReader()
-	st.addReader(ur)
-	defer st.removeReader(ur)
+	q := st.addReader()
+	defer st.removeReader(q)
 	s.readerJoined(name, "rtmp", remote)
 	defer s.readerLeft(name, "rtmp", remote)
 
 	go c.drain()
 	_ = c.nc.SetReadDeadline(time.Time{})
-	for it := range ur.ch {
+	var units itemUnits
+	for it := range q.C() {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(s.ReadTimeout))
-		if err := w.WriteUnit(ur.unit(it)); err != nil {
+		if err := w.WriteUnit(units.unit(it)); err != nil {
 			return err
 		}
 	}
