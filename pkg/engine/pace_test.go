@@ -114,14 +114,16 @@ func TestPacerBatches(t *testing.T) {
 	ms := func(f format.Format, m float64) *media.Unit {
 		return &media.Unit{Format: f, DTS: int64(m * float64(f.ClockRate()) / 1000)}
 	}
-	// Groups: {0 ms}, {40, 40.5, 41}, {80, 80 (same DTS)}, {120}.
+	// Groups (PaceGroup 10 ms): {0, 0.2}, {40, 40.5, 45, 49}, {80, 80
+	// (same DTS)}, {120}: the pacer wakes at 40 at the earliest, when 49 is
+	// due in less than PaceGroup.
 	units := []*media.Unit{
 		ms(vf, 0), ms(af, 0.2),
-		ms(vf, 40), ms(af, 40.5), ms(af, 41),
+		ms(vf, 40), ms(af, 40.5), ms(af, 45), ms(af, 49),
 		ms(vf, 80), ms(vf, 80),
 		ms(vf, 120),
 	}
-	group := []int{0, 0, 1, 1, 1, 2, 2, 3}
+	group := []int{0, 0, 1, 1, 1, 1, 2, 2, 3}
 	want := make([]int64, len(units))
 	for i, u := range units {
 		want[i] = u.DTS
