@@ -175,7 +175,7 @@ func (s *Sink) writePacket(medi *description.Media, p *rtp.Packet, ntp time.Time
 	// at once: hand it a copy of the header, so packets shared with other
 	// sinks stay untouched, without allocating.
 	s.scratch = *p
-	deadline := time.Now().Add(s.Timeout)
+	var deadline time.Time // set when the queue is first full
 	for {
 		err := s.client.WritePacketRTPWithNTP(medi, &s.scratch, ntp)
 		var full liberrors.ErrClientWriteQueueFull
@@ -186,7 +186,9 @@ func (s *Sink) writePacket(medi *description.Media, p *rtp.Packet, ntp time.Time
 			s.queued++
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if deadline.IsZero() {
+			deadline = time.Now().Add(s.Timeout)
+		} else if time.Now().After(deadline) {
 			return fault.New(fault.Network, "server %s accepts no data for %s", s.hostPort(), s.Timeout)
 		}
 		select {
