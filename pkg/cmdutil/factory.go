@@ -29,6 +29,10 @@ type Factory struct {
 	// Endpoints resolves URLs and paths; nil means endpoint.NewResolver.
 	Endpoints func() *endpoint.Resolver
 
+	// MaxProcs sets GOMAXPROCS for a verb that measured a reason to
+	// (docs/decisions.md); nil, as in tests, leaves the process alone.
+	MaxProcs func(int) int
+
 	logger *logging.Logger
 }
 

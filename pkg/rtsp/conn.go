@@ -111,7 +111,7 @@ func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Respons
 			c.sniffMu.Lock()
 			c.sniff = sc
 			c.sniffMu.Unlock()
-			return newLFConn(&countConn{Conn: sc, w: &c.wire}), nil
+			return newLFConn(newCountConn(sc, &c.wire)), nil
 		},
 		// TLS is set up here so that what is counted is the plain stream.
 		DialTLSContext: func(dctx context.Context, network, addr string) (net.Conn, error) {
@@ -129,7 +129,7 @@ func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Respons
 			if c.tunnelKind != gortsplib.TunnelNone {
 				return &tunnelConn{Conn: tls.Client(nc, cfg), c: c, ws: c.tunnelKind == gortsplib.TunnelWebSocket}, nil
 			}
-			return &countConn{Conn: tls.Client(nc, cfg), w: &c.wire}, nil
+			return newCountConn(tls.Client(nc, cfg), &c.wire), nil
 		},
 		ListenPacket: func(network, addr string) (net.PacketConn, error) {
 			pc, err := net.ListenPacket(network, addr)

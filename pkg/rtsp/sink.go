@@ -76,6 +76,7 @@ func (s *Sink) Open(desc *description.Session) error {
 		}
 	}
 	s.countUDP = true
+	s.wire.batch = tr != nil && *tr == gortsplib.ProtocolTCP
 	s.client = s.newClient(tr, nil)
 	if err := s.client.Start(); err != nil {
 		return s.fail(err)
@@ -142,6 +143,7 @@ func (s *Sink) Write(u *media.Unit) error {
 		ntp = time.Now()
 	}
 	if len(u.Packets) > 0 {
+		s.wire.handed.Store(s.queued + uint64(len(u.Packets)))
 		for _, p := range u.Packets {
 			if err := s.writePacket(medi, p, ntp); err != nil {
 				return err
@@ -153,6 +155,7 @@ func (s *Sink) Write(u *media.Unit) error {
 	if err != nil {
 		return fmt.Errorf("packetize %s: %w", u.Format.Codec(), err)
 	}
+	s.wire.handed.Store(s.queued + uint64(len(pkts)))
 	for _, p := range pkts {
 		if err := s.writePacket(medi, p, ntp); err != nil {
 			return err
@@ -172,7 +175,7 @@ func (s *Sink) writePacket(medi *description.Media, p *rtp.Packet, ntp time.Time
 	// at once: hand it a copy of the header, so packets shared with other
 	// sinks stay untouched, without allocating.
 	s.scratch = *p
-	deadline := time.Now().Add(s.Timeout)
+	var deadline time.Time // set when the queue is first full
 	for {
 		err := s.client.WritePacketRTPWithNTP(medi, &s.scratch, ntp)
 		var full liberrors.ErrClientWriteQueueFull
@@ -183,7 +186,9 @@ func (s *Sink) writePacket(medi *description.Media, p *rtp.Packet, ntp time.Time
 			s.queued++
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if deadline.IsZero() {
+			deadline = time.Now().Add(s.Timeout)
+		} else if time.Now().After(deadline) {
 			return fault.New(fault.Network, "server %s accepts no data for %s", s.hostPort(), s.Timeout)
 		}
 		select {
@@ -209,8 +214,12 @@ func (s *Sink) Close() error {
 }
 
 func (s *Sink) drain() {
+	// A unit cut short left the connection waiting for packets that will
+	// not come: it writes what it holds now.
+	s.wire.handed.Store(s.queued)
 	deadline := time.Now().Add(min(s.Timeout, 5*time.Second))
 	for time.Now().Before(deadline) {
+		s.wire.flush()
 		select {
 		case err := <-s.failed:
 			s.failed <- err

@@ -1,9 +1,13 @@
 package rtsp
 
 import (
+	"bytes"
 	"encoding/base64"
+	"net"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWireCount(t *testing.T) {
@@ -72,4 +76,117 @@ func FuzzTunnelAnswer(f *testing.F) {
 			t.Fatalf("multi-line error: %q", err)
 		}
 	})
+}
+
+// recConn records each Write and each SetWriteDeadline that reach it.
+type recConn struct {
+	net.Conn
+	writes    [][]byte
+	deadlines int
+}
+
+func (c *recConn) Write(p []byte) (int, error) {
+	c.writes = append(c.writes, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+func (c *recConn) SetWriteDeadline(time.Time) error { c.deadlines++; return nil }
+
+func frame(ch byte, n int) []byte {
+	b := append([]byte{'$', ch, byte(n >> 8), byte(n)}, bytes.Repeat([]byte{ch + 1}, n)...)
+	return b
+}
+
+// TestBatchedWrites: a publisher's connection writes the RTP frames of
+// what the sink handed over in one call, in order, counts them when they
+// are written, flushes before an RTCP frame or a request, never holds
+// more than maxBatch, and applies the write deadline once per real write.
+func TestBatchedWrites(t *testing.T) {
+	w := &wireCount{batch: true}
+	rc := &recConn{}
+	c := newCountConn(rc, w)
+	write := func(p []byte) {
+		t.Helper()
+		c.SetWriteDeadline(time.Now().Add(time.Second)) //nolint:errcheck // recConn
+		if n, err := c.Write(p); err != nil || n != len(p) {
+			t.Fatalf("Write: %d, %v", n, err)
+		}
+	}
+
+	// One unit of three packets: one write, after the third.
+	w.handed.Store(3)
+	a, b, d := frame(0, 100), frame(0, 200), frame(0, 50)
+	write(a)
+	write(b)
+	if len(rc.writes) != 0 || w.rtp.Load() != 0 {
+		t.Fatalf("%d writes, %d counted before the unit was complete", len(rc.writes), w.rtp.Load())
+	}
+	write(d)
+	if len(rc.writes) != 1 || !bytes.Equal(rc.writes[0], slices.Concat(a, b, d)) || w.rtp.Load() != 3 {
+		t.Fatalf("%d writes, %d counted; want the three frames in one write", len(rc.writes), w.rtp.Load())
+	}
+	if rc.deadlines != 1 {
+		t.Fatalf("deadline set %d times for one write", rc.deadlines)
+	}
+
+	// A one-packet unit goes at once, as it is.
+	w.handed.Store(4)
+	write(a)
+	if len(rc.writes) != 2 || w.rtp.Load() != 4 {
+		t.Fatalf("single packet: %d writes, %d counted", len(rc.writes), w.rtp.Load())
+	}
+
+	// An RTCP report in the middle of a unit writes what is held with it.
+	w.handed.Store(6)
+	write(a)
+	sr := frame(1, 28)
+	write(sr)
+	if len(rc.writes) != 3 || !bytes.Equal(rc.writes[2], slices.Concat(a, sr)) || w.rtp.Load() != 5 {
+		t.Fatalf("RTCP: %d writes, %d counted", len(rc.writes), w.rtp.Load())
+	}
+	write(b)
+	if len(rc.writes) != 4 || w.rtp.Load() != 6 {
+		t.Fatalf("after RTCP: %d writes, %d counted", len(rc.writes), w.rtp.Load())
+	}
+
+	// A big unit is written every maxBatch bytes.
+	w.handed.Store(6 + 100)
+	big := frame(0, 1400)
+	for range 100 {
+		write(big)
+	}
+	for _, p := range rc.writes[4:] {
+		if len(p) > maxBatch+len(big) {
+			t.Fatalf("a write of %d bytes, over maxBatch", len(p))
+		}
+	}
+	if w.rtp.Load() != 106 || len(rc.writes) != 4+(100*len(big)+maxBatch-1)/maxBatch {
+		t.Fatalf("big unit: %d writes, %d counted", len(rc.writes)-4, w.rtp.Load()-6)
+	}
+
+	// A unit cut short (the sink gave up) is written by flush.
+	w.handed.Store(106 + 5)
+	write(a)
+	write(b)
+	w.handed.Store(108)
+	w.flush()
+	if w.rtp.Load() != 108 || !bytes.Equal(rc.writes[len(rc.writes)-1], slices.Concat(a, b)) {
+		t.Fatalf("flush: %d counted", w.rtp.Load())
+	}
+}
+
+// TestUnbatchedWrites: other connections (a reader, UDP publishing)
+// write each frame as it comes.
+func TestUnbatchedWrites(t *testing.T) {
+	w := &wireCount{}
+	rc := &recConn{}
+	c := newCountConn(rc, w)
+	w.handed.Store(10)
+	for range 3 {
+		c.SetWriteDeadline(time.Now()) //nolint:errcheck // recConn
+		c.Write(frame(0, 10))          //nolint:errcheck // recConn
+	}
+	if len(rc.writes) != 3 || rc.deadlines != 3 || w.rtp.Load() != 3 {
+		t.Fatalf("%d writes, %d deadlines, %d counted", len(rc.writes), rc.deadlines, w.rtp.Load())
+	}
 }

@@ -4,6 +4,7 @@ package push
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,10 @@ type Options struct {
 	IO        *iostreams.IOStreams
 	Logger    func() *logging.Logger
 	Endpoints func() *endpoint.Resolver
+	// MaxProcs sets GOMAXPROCS (runtime.GOMAXPROCS); nil leaves it.
+	MaxProcs func(int) int
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
 
 	// RTMP is set for rtmp-push: RTMP URLs only, no RTP transport.
 	RTMP bool
@@ -52,7 +57,7 @@ type Options struct {
 
 // NewCmdPush builds the push command. runF replaces the run in tests.
 func NewCmdPush(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints}
+	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints, MaxProcs: f.MaxProcs}
 	cmd := &cobra.Command{
 		Use:   "push INPUT URL",
 		Short: "Publish a file or stdin to an RTSP server",
@@ -136,6 +141,7 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 
 // Run publishes the input.
 func Run(ctx context.Context, opts *Options) error {
+	oneProc(opts)
 	resolver := opts.Endpoints()
 	newSink, u, err := resolver.SinkFactory(opts.URL, endpoint.SinkOptions{
 		Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass,
@@ -202,4 +208,19 @@ func Run(ctx context.Context, opts *Options) error {
 	err = cmdutil.RunReported(ctx, sess, rep)
 	opts.Logger().Debugf("push ended after %s (%s)", time.Since(start).Truncate(time.Millisecond), sess.Reason())
 	return err
+}
+
+// oneProc runs a paced RTSP push on one P unless GOMAXPROCS is set: its
+// one pipeline (pacer, sink, gortsplib's writer) is asleep nearly all the
+// time, and with a second P every hand-off wakes another thread, which
+// cost 25% more CPU (docs/decisions.md).
+func oneProc(opts *Options) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if opts.MaxProcs == nil || opts.NoPace || opts.RTMP || getenv("GOMAXPROCS") != "" {
+		return
+	}
+	opts.MaxProcs(1)
 }

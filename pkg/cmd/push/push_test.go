@@ -422,3 +422,49 @@ func TestPushReconnect(t *testing.T) {
 		t.Fatalf("push --reconnect should ride over the restart and stop cleanly:\n%s", res)
 	}
 }
+
+// TestPushOneProc: a paced RTSP push asks for GOMAXPROCS 1; --no-pace,
+// rtmp-push and a GOMAXPROCS set by the user leave it alone.
+func TestPushOneProc(t *testing.T) {
+	cases := []struct {
+		name   string
+		noPace bool
+		rtmp   bool
+		env    string
+		want   int // GOMAXPROCS asked for, 0 for none
+	}{
+		{"paced", false, false, "", 1},
+		{"no-pace", true, false, "", 0},
+		{"rtmp-push", false, true, "", 0},
+		{"GOMAXPROCS set", false, false, "2", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			f := cmdutil.NewFactory(ios)
+			got := 0
+			url := "rtsp://127.0.0.1:1/x"
+			if c.rtmp {
+				url = "rtmp://127.0.0.1:1/x"
+			}
+			opts := &push.Options{
+				IO: ios, Logger: f.Logger, Endpoints: f.Endpoints,
+				MaxProcs: func(n int) int { got = n; return 2 },
+				Getenv: func(k string) string {
+					if k == "GOMAXPROCS" {
+						return c.env
+					}
+					return ""
+				},
+				RTMP: c.rtmp, NoPace: c.noPace, Speed: 1, Loop: 1, Transport: "tcp",
+				Input: filepath.Join(t.TempDir(), "missing.mp4"), URL: url,
+			}
+			if err := push.Run(context.Background(), opts); err == nil {
+				t.Fatal("a missing input should fail")
+			}
+			if got != c.want {
+				t.Fatalf("GOMAXPROCS %d asked for, want %d", got, c.want)
+			}
+		})
+	}
+}

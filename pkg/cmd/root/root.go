@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -86,6 +87,7 @@ func Main(version string) int {
 
 	ios := iostreams.System()
 	f := cmdutil.NewFactory(ios)
+	f.MaxProcs = runtime.GOMAXPROCS
 	cmd := NewCmdRoot(f, version)
 	if _, err := cmd.ExecuteContextC(ctx); err != nil {
 		PrintError(ios, ios.ErrOut, err)

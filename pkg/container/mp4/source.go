@@ -5,7 +5,8 @@
 // tolerant: the moov box may come before or after the media, unknown
 // boxes are skipped, tables whose counts disagree are cut to what they
 // agree on, and a file whose media data was cut short plays up to the
-// cut. Sample data is read sample by sample, never the whole file.
+// cut. Sample data is read in windows of up to 512 KiB per track, never
+// the whole file.
 //
 // Timing follows the sample tables: stts gives decode times, ctts the
 // composition offsets (version 0 or 1, negative ones included, which
@@ -326,6 +327,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 		s   sample
 		ok  bool
 		key int64 // DTS in nanoseconds
+		win window
 	}
 	advance := func(h *head) {
 		h.s, h.ok = h.c.nextUnit()
@@ -334,8 +336,10 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 		}
 	}
 	heads := make([]*head, len(s.tracks))
+	wins := make([]*window, len(s.tracks))
 	for i, t := range s.tracks {
 		heads[i] = &head{t: t, c: newCursor(t)}
+		wins[i] = &heads[i].win
 		advance(heads[i])
 	}
 
@@ -366,7 +370,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 			continue
 		}
 		buf := make([]byte, smp.size) // units are queued: one buffer each
-		if err := s.fr.readAt(buf, int64(smp.off)); err != nil {
+		if err := s.fr.readSample(buf, int64(smp.off), &h.win, wins); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return fault.New(fault.Runtime,
 					"%s: truncated: sample %d of track %d lies beyond the end of the file", s.name, smp.num, t.id)
@@ -426,6 +430,75 @@ func (t *track) payload(b []byte) [][]byte {
 		b = b[l:]
 	}
 	return au
+}
+
+// readAhead is the most sample data a track reads at once: samples are
+// copied out of this window, so a file costs one read per window instead
+// of one per sample, and memory stays at tracks × readAhead whatever the
+// file size.
+var readAhead = 512 << 10 // a variable for tests
+
+// window is data read ahead from the file: buf holds the bytes at off.
+type window struct {
+	buf []byte
+	off int64
+}
+
+func (w *window) has(off, n int64) bool {
+	return w.buf != nil && off >= w.off && off+n <= w.off+int64(len(w.buf))
+}
+
+// readSample fills p with the sample data at off: from any track's window
+// when one holds it (tracks are interleaved in the file, so one track's
+// window often holds the next samples of the others), otherwise by
+// reading own ahead from off. A sample bigger than readAhead is read on
+// its own.
+func (f *fileReader) readSample(p []byte, off int64, own *window, all []*window) error {
+	n := int64(len(p))
+	for _, w := range all {
+		if w.has(off, n) {
+			copy(p, w.buf[off-w.off:])
+			return nil
+		}
+	}
+	want := min(int64(readAhead), f.size-off)
+	if n > want {
+		return f.readAt(p, off)
+	}
+	if int64(cap(own.buf)) < want {
+		own.buf = make([]byte, want)
+	}
+	own.buf = own.buf[:want]
+	got, err := f.readSome(own.buf, off)
+	own.buf, own.off = own.buf[:got], off
+	if got < len(p) {
+		own.buf = own.buf[:0]
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	copy(p, own.buf)
+	return nil
+}
+
+// readSome reads up to len(p) bytes at off; a short read is not an error.
+func (f *fileReader) readSome(p []byte, off int64) (int, error) {
+	if f.ra != nil {
+		n, err := f.ra.ReadAt(p, off)
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		return n, err
+	}
+	if _, err := f.rs.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := io.ReadFull(f.rs, p)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil
+	}
+	return n, err
 }
 
 // fileReader reads at offsets, with ReadAt when the input has it.

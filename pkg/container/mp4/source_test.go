@@ -1049,3 +1049,70 @@ func TestAllocationBounded(t *testing.T) {
 		}
 	}
 }
+
+// countingReader counts the reads at offsets and the largest one.
+type countingReader struct {
+	*bytes.Reader
+	reads, most int
+}
+
+func (r *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	r.reads++
+	r.most = max(r.most, len(p))
+	return r.Reader.ReadAt(p, off)
+}
+
+// TestReadAhead: sample data is read in windows of at most readAhead
+// bytes, one read per window rather than one per sample, and the units
+// are those of reading sample by sample (readAhead 0), also when the
+// windows are smaller than the file and than some samples.
+func TestReadAhead(t *testing.T) {
+	b := clip("h264_high_bframes_aac.mp4")(t)
+	defer func(v int) { readAhead = v }(readAhead)
+	var want []string
+	for _, ra := range []int{0, 4 << 10, 32 << 10, 512 << 10} {
+		readAhead = ra
+		r := &countingReader{Reader: bytes.NewReader(b)}
+		s := &Source{Reader: r}
+		if _, err := s.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		r.reads, r.most = 0, 0
+		var units []*media.Unit
+		if err := s.Run(context.Background(), func(u *media.Unit) { units = append(units, u) }); err != nil {
+			t.Fatal(err)
+		}
+		if ra == 0 {
+			want = hashes(units)
+			if r.reads != len(units) {
+				t.Fatalf("sample by sample: %d reads for %d units", r.reads, len(units))
+			}
+			continue
+		}
+		if !slices.Equal(hashes(units), want) {
+			t.Fatalf("readAhead %d: units differ from reading sample by sample", ra)
+		}
+		var big int // samples larger than a window are read on their own
+		for _, u := range units {
+			if n := payloadSize(u); n > ra {
+				big++
+			}
+		}
+		limit := 2*(len(b)/ra+1) + big // two tracks, each at most once over the file
+		t.Logf("readAhead %d: %d reads for %d units (%d larger than a window), largest %d", ra, r.reads, len(units), big, r.most)
+		if r.reads > limit {
+			t.Errorf("readAhead %d: %d reads for %d units, want at most %d", ra, r.reads, len(units), limit)
+		}
+		if big == 0 && r.most > ra {
+			t.Errorf("readAhead %d: a read of %d bytes", ra, r.most)
+		}
+	}
+}
+
+func payloadSize(u *media.Unit) int {
+	n := 0
+	for _, p := range u.Payload {
+		n += len(p) + 4
+	}
+	return n
+}
