@@ -29,3 +29,11 @@ func HiddenAlias(fl *pflag.FlagSet, p *string, old, shorthand, value, usage stri
 // PublishTransports are the --transport values of RTSP publishing (push,
 // relay's --dst-transport); auto picks tcp there (see rtsp.Sink).
 var PublishTransports = []string{"auto", "udp", "tcp"}
+
+// CheckRetry checks --retry-min and --retry-max.
+func CheckRetry(minDelay, maxDelay time.Duration) error {
+	if minDelay <= 0 || maxDelay < minDelay {
+		return FlagErrorf("--retry-min must be positive and at most --retry-max")
+	}
+	return nil
+}
