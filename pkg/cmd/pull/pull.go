@@ -11,7 +11,6 @@ import (
 	"github.com/avcat/avcat/pkg/cmdutil"
 	"github.com/avcat/avcat/pkg/endpoint"
 	"github.com/avcat/avcat/pkg/engine"
-	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/progress"
@@ -189,36 +188,7 @@ func Run(ctx context.Context, opts *Options) error {
 		// The SDP is written when the output opens: nothing to receive.
 		return cmdutil.CloseSession(sess)
 	}
-
-	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
-	if err != nil {
-		_ = cmdutil.CloseSession(sess)
-		return err
-	}
-	defer jsonOut.Close()
-	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "pulled"}
-	err = cmdutil.RunReported(ctx, sess, rep)
-	if !sess.WroteMedia() {
-		// Nothing usable came (the stream failed at SETUP or PLAY, or
-		// before a keyframe): leave no empty file behind.
-		endpoint.RemoveOutput(opts.Output, format)
-	}
-	if err != nil {
-		return err
-	}
-	if !sess.WroteMedia() {
-		if sess.Reason() == engine.StopCanceled {
-			log.Infof("interrupted before any media was written; no output")
-			return nil
-		}
-		hint := "no keyframe with its parameter sets arrived"
-		if progress.NothingReceived(sess) {
-			hint = "no packet arrived"
-		}
-		return fault.New(fault.Network, "no usable media received before the stop (%s): %s", sess.Reason(), hint)
-	}
-	if sess.Reason() == engine.StopGap {
-		log.Infof("stopped: nothing received for %s", opts.Gap)
-	}
-	return nil
+	rep := &progress.Reporter{IO: opts.IO, Session: sess, Verb: "pulled"}
+	err = cmdutil.RunReported(ctx, sess, rep, opts.StatsJSON)
+	return cmdutil.OutputResult(sess, err, opts.Output, format, log)
 }

@@ -186,20 +186,14 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	opts.Logger().Debugf("publishing to %s", mediaurl.RedactURL(u))
 
-	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
-	if err != nil {
-		_ = cmdutil.CloseSession(sess)
-		return err
-	}
-	defer jsonOut.Close()
-	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "pushed", Extra: func() string {
+	rep := &progress.Reporter{IO: opts.IO, Session: sess, Verb: "pushed", Extra: func() string {
 		if opts.Loop == 1 {
 			return ""
 		}
 		return fmt.Sprintf("loop %d", loops.Load())
 	}}
 	start := time.Now()
-	err = cmdutil.RunReported(ctx, sess, rep)
+	err = cmdutil.RunReported(ctx, sess, rep, opts.StatsJSON)
 	opts.Logger().Debugf("push ended after %s (%s)", time.Since(start).Truncate(time.Millisecond), sess.Reason())
 	return err
 }

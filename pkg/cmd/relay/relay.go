@@ -150,7 +150,7 @@ func relayRun(ctx context.Context, opts *Options) error {
 	}
 	log.Debugf("relaying %s to %d destinations", srcName, len(sinks))
 	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "relayed", Extra: progress.EndpointStates(retry, src)}
-	return cmdutil.RunReported(ctx, sess, rep)
+	return cmdutil.RunReported(ctx, sess, rep, "")
 }
 
 // openSource builds the source: network URLs reconnect, files are paced.
