@@ -2,10 +2,13 @@ package cmdutil
 
 import (
 	"context"
+	"net/url"
+	"strings"
 
 	"github.com/avcat/avcat/pkg/endpoint"
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/fault"
+	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/progress"
 )
@@ -75,6 +78,30 @@ func OutputResult(sess *engine.Session, err error, path, format string, log *log
 	}
 	if sess.Reason() == engine.StopGap {
 		log.Infof("stopped: nothing received for %s", sess.Gap)
+	}
+	return nil
+}
+
+// OutputFormat is the format of an output (endpoint.OutputFormat), which
+// may be stdout ("-"): binary output to a terminal is refused.
+func OutputFormat(ios *iostreams.IOStreams, path string, fo endpoint.SinkFileOptions) (string, error) {
+	format, err := endpoint.OutputFormat(path, fo)
+	if err == nil && path == "-" && ios.IsStdoutTTY() && format != endpoint.OutSDP {
+		return "", FlagErrorf("refusing to write %s to a terminal: pipe it (| ffplay -), redirect it (> out.ts), or use -o FILE", format)
+	}
+	return format, err
+}
+
+// CheckURL refuses a URL u the verb cannot use: a verb for RTMP only
+// (rtmpVerb, e.g. rtmp-pull; other is its RTSP twin) needs an RTMP URL,
+// and an RTMP source carries no RTP for an rtpdump or pcap output (format).
+func CheckURL(u *url.URL, rtmpVerb, other, format string) error {
+	isRTMP := strings.HasPrefix(u.Scheme, "rtmp")
+	if rtmpVerb != "" && !isRTMP {
+		return FlagErrorf("%s needs an rtmp:// or rtmps:// URL (use %s for %s://)", rtmpVerb, other, u.Scheme)
+	}
+	if isRTMP && (format == endpoint.OutRTPDump || format == endpoint.OutPcap) {
+		return FlagErrorf("RTMP carries no RTP: %s records RTP packets as received; write .ts, .flv, .mp4 or an elementary stream instead", format)
 	}
 	return nil
 }

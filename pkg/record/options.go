@@ -31,14 +31,10 @@ type Options struct {
 	RetryMin  time.Duration
 	RetryMax  time.Duration
 	OnSegment string
-	Transport string
-	Tunnel    string
-	User      string
-	Pass      string
-	Insecure  bool
 	VideoOnly bool
 	AudioOnly bool
 	StatsJSON string
+	cmdutil.ClientOptions
 }
 
 // Check adds the URLs of --sources (stdin for "-") and checks the
@@ -120,7 +116,7 @@ func (o *Options) Run(ctx context.Context, resolver *endpoint.Resolver, ios *ios
 	if err != nil {
 		return err
 	}
-	so := endpoint.SourceOptions{Transport: o.Transport, Tunnel: o.Tunnel, User: o.User, Pass: o.Pass, InsecureTLS: o.Insecure}
+	so := o.SourceOptions()
 	factories := make([]func() engine.Source, len(o.URLs))
 	for i, u := range o.URLs {
 		if factories[i], _, err = resolver.SourceFactory(u, so); err != nil {

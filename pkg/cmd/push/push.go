@@ -35,12 +35,6 @@ type Options struct {
 	Loop      int
 	Speed     float64
 	NoPace    bool
-	Transport string
-	Tunnel    string
-	User      string
-	Pass      string
-	UserAgent string
-	Insecure  bool
 	VideoOnly bool
 	AudioOnly bool
 	StatsJSON string
@@ -48,6 +42,7 @@ type Options struct {
 	Reconnect bool
 	RetryMin  time.Duration
 	RetryMax  time.Duration
+	cmdutil.ClientOptions
 }
 
 // NewCmdPush builds the push command. runF replaces the run in tests.
@@ -96,14 +91,14 @@ func (opts *Options) Validate() error {
 		return cmdutil.FlagErrorf("--speed must be positive")
 	case opts.Loop < 0:
 		return cmdutil.FlagErrorf("--loop must not be negative (0 means forever)")
-	case opts.VideoOnly && opts.AudioOnly:
-		return cmdutil.FlagErrorf("--video-only and --audio-only exclude each other")
-	case opts.Input == "-" && opts.Loop != 1:
-		return cmdutil.FlagErrorf("--loop needs a file: stdin can be read only once")
-	case opts.RetryMin <= 0 || opts.RetryMax < opts.RetryMin:
-		return cmdutil.FlagErrorf("--retry-min must be positive and at most --retry-max")
 	}
-	return nil
+	if err := cmdutil.CheckTracks(opts.VideoOnly, opts.AudioOnly); err != nil {
+		return err
+	}
+	if opts.Input == "-" && opts.Loop != 1 {
+		return cmdutil.FlagErrorf("--loop needs a file: stdin can be read only once")
+	}
+	return cmdutil.CheckRetry(opts.RetryMin, opts.RetryMax)
 }
 
 // AddFlags registers push's flags on cmd (shared with rtmp-push).
@@ -137,10 +132,7 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 // Run publishes the input.
 func Run(ctx context.Context, opts *Options) error {
 	resolver := opts.Endpoints()
-	newSink, u, err := resolver.SinkFactory(opts.URL, endpoint.SinkOptions{
-		Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass,
-		UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure,
-	})
+	newSink, u, err := resolver.SinkFactory(opts.URL, opts.SinkOptions())
 	if err != nil {
 		return err
 	}

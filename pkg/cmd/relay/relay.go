@@ -25,19 +25,15 @@ type Options struct {
 	Logger    func() *logging.Logger
 	Endpoints func() *endpoint.Resolver
 
-	Source       string
-	Destinations []string
-	Transport    string
-	DstTransport string
-	Tunnel       string
-	RetryMin     time.Duration
-	RetryMax     time.Duration
-	Loop         int
-	Duration     time.Duration
-	User         string
-	Pass         string
-	Insecure     bool
-	StatsJSON    string
+	Source                string
+	Destinations          []string
+	DstTransport          string
+	RetryMin              time.Duration
+	RetryMax              time.Duration
+	Loop                  int
+	Duration              time.Duration
+	StatsJSON             string
+	cmdutil.ClientOptions // of the source; --tunnel and --insecure serve the destinations too
 }
 
 // NewCmdRelay builds `relay`. runF replaces the run in tests.
@@ -71,8 +67,8 @@ with timestamps that keep going forward.`,
 			if err := cmdutil.EnumFlag("dst-transport", opts.DstTransport, cmdutil.PublishTransports...); err != nil {
 				return err
 			}
-			if opts.RetryMin <= 0 || opts.RetryMax < opts.RetryMin {
-				return cmdutil.FlagErrorf("--retry-min must be positive and at most --retry-max")
+			if err := cmdutil.CheckRetry(opts.RetryMin, opts.RetryMax); err != nil {
+				return err
 			}
 			if opts.StatsJSON == "-" && slices.Contains(opts.Destinations, "-") {
 				return cmdutil.FlagErrorf("--stats-json - and the destination - would both write to stdout: give one a file")
@@ -156,8 +152,7 @@ func relayRun(ctx context.Context, opts *Options) error {
 // openSource builds the source: network URLs reconnect, files are paced.
 func openSource(opts *Options, resolver *endpoint.Resolver, event func(string, engine.EndpointState, error)) (engine.Source, string, error) {
 	if mediaurl.IsNetwork(opts.Source) {
-		so := endpoint.SourceOptions{Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure}
-		newSrc, _, err := resolver.SourceFactory(opts.Source, so)
+		newSrc, _, err := resolver.SourceFactory(opts.Source, opts.SourceOptions())
 		if err != nil {
 			return nil, "", err
 		}
