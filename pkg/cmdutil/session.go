@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"context"
+	"io"
 	"net/url"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/mediaurl"
 	"github.com/avcat/avcat/pkg/progress"
 )
 
@@ -104,4 +106,62 @@ func CheckURL(u *url.URL, rtmpVerb, other, format string) error {
 		return FlagErrorf("RTMP carries no RTP: %s records RTP packets as received; write .ts, .flv, .mp4 or an elementary stream instead", format)
 	}
 	return nil
+}
+
+// Destinations builds the sinks of relay's destinations: a network URL
+// publishes with so and reconnects on its own with backoff b, telling
+// event (the RetrySinks are also returned, for the live line); "-" is
+// stdout, once and never a terminal; anything else is a file.
+func Destinations(resolver *endpoint.Resolver, dsts []string, so endpoint.SinkOptions, b engine.Backoff,
+	event func(string, engine.EndpointState, error), ios *iostreams.IOStreams) ([]engine.Sink, []*engine.RetrySink, error) {
+	var sinks []engine.Sink
+	var retry []*engine.RetrySink
+	stdoutTaken := false
+	for _, dst := range dsts {
+		if mediaurl.IsNetwork(dst) {
+			newSink, _, err := resolver.SinkFactory(dst, so)
+			if err != nil {
+				return nil, nil, err
+			}
+			rs := &engine.RetrySink{Name: mediaurl.Redact(dst), Backoff: b, OnEvent: event, New: newSink}
+			retry = append(retry, rs)
+			sinks = append(sinks, rs)
+			continue
+		}
+		var w io.Writer
+		if dst == "-" {
+			if stdoutTaken {
+				return nil, nil, FlagErrorf("standard output (-) can be a destination only once")
+			}
+			if ios.IsStdoutTTY() {
+				return nil, nil, FlagErrorf("refusing to write MPEG-TS to a terminal: pipe it (| ffplay -) or redirect it (> out.ts)")
+			}
+			stdoutTaken, w = true, ios.Out
+		}
+		sink, _, err := endpoint.FileSink(dst, w, endpoint.SinkFileOptions{})
+		if err != nil {
+			return nil, nil, err
+		}
+		sinks = append(sinks, sink)
+	}
+	return sinks, retry, nil
+}
+
+// PublishSink is push's sink: newSink's, or with reconnect one that
+// retries drops with backoff b, logging its states; what the input
+// produces while the server is away is dropped, so the push stays live.
+func PublishSink(newSink func() engine.Sink, name string, reconnect bool, b engine.Backoff, log *logging.Logger) engine.Sink {
+	if !reconnect {
+		return newSink()
+	}
+	return &engine.RetrySink{
+		Name: name, Backoff: b, New: newSink,
+		OnEvent: func(name string, st engine.EndpointState, err error) {
+			if err != nil {
+				log.Warnf("%s: %s: %v", name, st, err)
+			} else if st == engine.StateUp {
+				log.Infof("%s: %s", name, st)
+			}
+		},
+	}
 }

@@ -154,24 +154,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	var sink engine.Sink
-	if !opts.Reconnect {
-		sink = newSink()
-	} else {
-		// Drops are retried with backoff; what the input produces while
-		// the server is away is dropped, so the push stays live.
-		log := opts.Logger()
-		sink = &engine.RetrySink{
-			Name: mediaurl.RedactURL(u), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, New: newSink,
-			OnEvent: func(name string, st engine.EndpointState, err error) {
-				if err != nil {
-					log.Warnf("%s: %s: %v", name, st, err)
-				} else if st == engine.StateUp {
-					log.Infof("%s: %s", name, st)
-				}
-			},
-		}
-	}
+	sink := cmdutil.PublishSink(newSink, mediaurl.RedactURL(u), opts.Reconnect, engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, opts.Logger())
 	sess := &engine.Session{Source: src, Sinks: []engine.Sink{sink}}
 	if ok, err := cmdutil.OpenSession(ctx, sess); !ok {
 		return err

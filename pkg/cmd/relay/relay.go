@@ -3,7 +3,6 @@ package relay
 
 import (
 	"context"
-	"io"
 	"slices"
 	"time"
 
@@ -108,37 +107,10 @@ func relayRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	var sinks []engine.Sink
-	var retry []*engine.RetrySink
-	stdoutTaken := false
-	for _, dst := range opts.Destinations {
-		if mediaurl.IsNetwork(dst) {
-			newSink, _, err := resolver.SinkFactory(dst, endpoint.SinkOptions{Transport: opts.DstTransport, Tunnel: opts.Tunnel, InsecureTLS: opts.Insecure})
-			if err != nil {
-				return err
-			}
-			rs := &engine.RetrySink{
-				Name: mediaurl.Redact(dst), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, OnEvent: event, New: newSink,
-			}
-			retry = append(retry, rs)
-			sinks = append(sinks, rs)
-			continue
-		}
-		var w io.Writer
-		if dst == "-" {
-			if stdoutTaken {
-				return cmdutil.FlagErrorf("standard output (-) can be a destination only once")
-			}
-			if opts.IO.IsStdoutTTY() {
-				return cmdutil.FlagErrorf("refusing to write MPEG-TS to a terminal: pipe it (| ffplay -) or redirect it (> out.ts)")
-			}
-			stdoutTaken, w = true, opts.IO.Out
-		}
-		sink, _, err := endpoint.FileSink(dst, w, endpoint.SinkFileOptions{})
-		if err != nil {
-			return err
-		}
-		sinks = append(sinks, sink)
+	so := endpoint.SinkOptions{Transport: opts.DstTransport, Tunnel: opts.Tunnel, InsecureTLS: opts.Insecure}
+	sinks, retry, err := cmdutil.Destinations(resolver, opts.Destinations, so, engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, event, opts.IO)
+	if err != nil {
+		return err
 	}
 	sess := &engine.Session{Source: src, Sinks: sinks, MediaDuration: opts.Duration}
 	if ok, err := cmdutil.OpenSession(ctx, sess); !ok {
