@@ -94,13 +94,13 @@ func OutputFormat(ios *iostreams.IOStreams, path string, fo endpoint.SinkFileOpt
 	return format, err
 }
 
-// CheckURL refuses a URL u the verb cannot use: a verb for RTMP only
-// (rtmpVerb, e.g. rtmp-pull; other is its RTSP twin) needs an RTMP URL,
-// and an RTMP source carries no RTP for an rtpdump or pcap output (format).
-func CheckURL(u *url.URL, rtmpVerb, other, format string) error {
+// CheckURL refuses a URL u that verb (pull, push) cannot use: its RTMP
+// twin (rtmpOnly: rtmp-pull, rtmp-push) needs an RTMP URL, and an RTMP
+// source carries no RTP for an rtpdump or pcap output (format).
+func CheckURL(u *url.URL, verb string, rtmpOnly bool, format string) error {
 	isRTMP := strings.HasPrefix(u.Scheme, "rtmp")
-	if rtmpVerb != "" && !isRTMP {
-		return FlagErrorf("%s needs an rtmp:// or rtmps:// URL (use %s for %s://)", rtmpVerb, other, u.Scheme)
+	if rtmpOnly && !isRTMP {
+		return FlagErrorf("rtmp-%s needs an rtmp:// or rtmps:// URL (use %s for %s://)", verb, verb, u.Scheme)
 	}
 	if isRTMP && (format == endpoint.OutRTPDump || format == endpoint.OutPcap) {
 		return FlagErrorf("RTMP carries no RTP: %s records RTP packets as received; write .ts, .flv, .mp4 or an elementary stream instead", format)

@@ -153,11 +153,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	rtmpVerb := ""
-	if opts.RTMPOnly {
-		rtmpVerb = "rtmp-pull"
-	}
-	if err := cmdutil.CheckURL(u, rtmpVerb, "pull", format); err != nil {
+	if err := cmdutil.CheckURL(u, "pull", opts.RTMPOnly, format); err != nil {
 		return err
 	}
 	sink, _, err := endpoint.FileSink(opts.Output, opts.IO.Out, fo)

@@ -136,11 +136,10 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	isRTMP := strings.HasPrefix(u.Scheme, "rtmp")
-	if isRTMP != opts.RTMP {
-		if opts.RTMP {
-			return cmdutil.FlagErrorf("rtmp-push needs an rtmp:// or rtmps:// URL (use push for %s://)", u.Scheme)
-		}
+	if err := cmdutil.CheckURL(u, "push", opts.RTMP, ""); err != nil {
+		return err
+	}
+	if !opts.RTMP && strings.HasPrefix(u.Scheme, "rtmp") {
 		return cmdutil.FlagErrorf("push publishes over RTSP: use rtmp-push for %s:// URLs", u.Scheme)
 	}
 	loops := &atomic.Int64{}
