@@ -23,17 +23,12 @@ type Options struct {
 	Logger    func() *logging.Logger
 	Endpoints func() *endpoint.Resolver
 
-	URL       string
-	Output    string // text or json
-	JSON      bool
-	SDPOnly   bool
-	Play      time.Duration
-	Transport string
-	Tunnel    string
-	User      string
-	Pass      string
-	UserAgent string
-	Insecure  bool
+	URL     string
+	Output  string // text or json
+	JSON    bool
+	SDPOnly bool
+	Play    time.Duration
+	cmdutil.ClientOptions
 }
 
 // NewCmdProbe builds the probe command. runF replaces the run in tests.
@@ -103,10 +98,7 @@ ffprobe drop-in, schema in docs/probe-json.md), or only the SDP with --sdp.`,
 }
 
 func probeRun(ctx context.Context, opts *Options) error {
-	src, u, err := opts.Endpoints().Source(opts.URL, endpoint.SourceOptions{
-		Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass,
-		UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure,
-	})
+	src, u, err := opts.Endpoints().Source(opts.URL, opts.SourceOptions())
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/avcat/avcat/pkg/cmdutil"
 	"github.com/avcat/avcat/pkg/endpoint"
 	"github.com/avcat/avcat/pkg/engine"
-	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/progress"
@@ -37,15 +36,10 @@ type Options struct {
 	Duration   time.Duration
 	Frames     int
 	Gap        time.Duration
-	Transport  string
-	Tunnel     string
 	Range      string
 	Seek       time.Duration
-	UserAgent  string
-	User       string
-	Pass       string
-	Insecure   bool
 	StatsJSON  string
+	cmdutil.ClientOptions
 }
 
 // NewCmdPull builds `pull`. runF replaces the run in tests.
@@ -125,8 +119,8 @@ func (opts *Options) Validate(cmd *cobra.Command) error {
 	if opts.Duration < 0 || opts.Gap < 0 || opts.Seek < 0 {
 		return cmdutil.FlagErrorf("--duration, --gap and --seek must not be negative")
 	}
-	if opts.VideoOnly && opts.AudioOnly {
-		return cmdutil.FlagErrorf("--video-only and --audio-only exclude each other")
+	if err := cmdutil.CheckTracks(opts.VideoOnly, opts.AudioOnly); err != nil {
+		return err
 	}
 	if opts.StatsJSON == "-" && opts.Output == "-" {
 		return cmdutil.FlagErrorf("--stats-json - and -o - would both write to stdout: give -o FILE or --stats-json FILE")
@@ -149,25 +143,18 @@ func Run(ctx context.Context, opts *Options) error {
 		opts.Format = endpoint.OutFLV
 	}
 	fo := endpoint.SinkFileOptions{Format: opts.Format, Fragmented: opts.Fragmented}
-	format, err := endpoint.OutputFormat(opts.Output, fo)
+	format, err := cmdutil.OutputFormat(opts.IO, opts.Output, fo)
 	if err != nil {
 		return err
 	}
-	if opts.Output == "-" && opts.IO.IsStdoutTTY() && format != endpoint.OutSDP {
-		return cmdutil.FlagErrorf("refusing to write %s to a terminal: pipe it (| ffplay -), redirect it (> out.ts), or use -o FILE", format)
-	}
-	src, u, err := resolver.Source(opts.URL, endpoint.SourceOptions{
-		Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass,
-		UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure, Start: opts.Seek,
-	})
+	so := opts.SourceOptions()
+	so.Start = opts.Seek
+	src, u, err := resolver.Source(opts.URL, so)
 	if err != nil {
 		return err
 	}
-	if opts.RTMPOnly && !strings.HasPrefix(u.Scheme, "rtmp") {
-		return cmdutil.FlagErrorf("rtmp-pull needs an rtmp:// or rtmps:// URL (use pull for %s://)", u.Scheme)
-	}
-	if strings.HasPrefix(u.Scheme, "rtmp") && (format == endpoint.OutRTPDump || format == endpoint.OutPcap) {
-		return cmdutil.FlagErrorf("RTMP carries no RTP: %s records RTP packets as received; write .ts, .flv, .mp4 or an elementary stream instead", format)
+	if err := cmdutil.CheckURL(u, "pull", opts.RTMPOnly, format); err != nil {
+		return err
 	}
 	sink, _, err := endpoint.FileSink(opts.Output, opts.IO.Out, fo)
 	if err != nil {
@@ -189,36 +176,7 @@ func Run(ctx context.Context, opts *Options) error {
 		// The SDP is written when the output opens: nothing to receive.
 		return cmdutil.CloseSession(sess)
 	}
-
-	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
-	if err != nil {
-		_ = cmdutil.CloseSession(sess)
-		return err
-	}
-	defer jsonOut.Close()
-	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "pulled"}
-	err = cmdutil.RunReported(ctx, sess, rep)
-	if !sess.WroteMedia() {
-		// Nothing usable came (the stream failed at SETUP or PLAY, or
-		// before a keyframe): leave no empty file behind.
-		endpoint.RemoveOutput(opts.Output, format)
-	}
-	if err != nil {
-		return err
-	}
-	if !sess.WroteMedia() {
-		if sess.Reason() == engine.StopCanceled {
-			log.Infof("interrupted before any media was written; no output")
-			return nil
-		}
-		hint := "no keyframe with its parameter sets arrived"
-		if progress.NothingReceived(sess) {
-			hint = "no packet arrived"
-		}
-		return fault.New(fault.Network, "no usable media received before the stop (%s): %s", sess.Reason(), hint)
-	}
-	if sess.Reason() == engine.StopGap {
-		log.Infof("stopped: nothing received for %s", opts.Gap)
-	}
-	return nil
+	rep := &progress.Reporter{IO: opts.IO, Session: sess, Verb: "pulled"}
+	err = cmdutil.RunReported(ctx, sess, rep, opts.StatsJSON)
+	return cmdutil.OutputResult(sess, err, opts.Output, format, log)
 }

@@ -40,12 +40,6 @@ type Options struct {
 	Loop      int
 	Speed     float64
 	NoPace    bool
-	Transport string
-	Tunnel    string
-	User      string
-	Pass      string
-	UserAgent string
-	Insecure  bool
 	VideoOnly bool
 	AudioOnly bool
 	StatsJSON string
@@ -53,6 +47,7 @@ type Options struct {
 	Reconnect bool
 	RetryMin  time.Duration
 	RetryMax  time.Duration
+	cmdutil.ClientOptions
 }
 
 // NewCmdPush builds the push command. runF replaces the run in tests.
@@ -101,14 +96,14 @@ func (opts *Options) Validate() error {
 		return cmdutil.FlagErrorf("--speed must be positive")
 	case opts.Loop < 0:
 		return cmdutil.FlagErrorf("--loop must not be negative (0 means forever)")
-	case opts.VideoOnly && opts.AudioOnly:
-		return cmdutil.FlagErrorf("--video-only and --audio-only exclude each other")
-	case opts.Input == "-" && opts.Loop != 1:
-		return cmdutil.FlagErrorf("--loop needs a file: stdin can be read only once")
-	case opts.RetryMin <= 0 || opts.RetryMax < opts.RetryMin:
-		return cmdutil.FlagErrorf("--retry-min must be positive and at most --retry-max")
 	}
-	return nil
+	if err := cmdutil.CheckTracks(opts.VideoOnly, opts.AudioOnly); err != nil {
+		return err
+	}
+	if opts.Input == "-" && opts.Loop != 1 {
+		return cmdutil.FlagErrorf("--loop needs a file: stdin can be read only once")
+	}
+	return cmdutil.CheckRetry(opts.RetryMin, opts.RetryMax)
 }
 
 // AddFlags registers push's flags on cmd (shared with rtmp-push).
@@ -143,18 +138,14 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 func Run(ctx context.Context, opts *Options) error {
 	oneProc(opts)
 	resolver := opts.Endpoints()
-	newSink, u, err := resolver.SinkFactory(opts.URL, endpoint.SinkOptions{
-		Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass,
-		UserAgent: opts.UserAgent, InsecureTLS: opts.Insecure,
-	})
+	newSink, u, err := resolver.SinkFactory(opts.URL, opts.SinkOptions())
 	if err != nil {
 		return err
 	}
-	isRTMP := strings.HasPrefix(u.Scheme, "rtmp")
-	if isRTMP != opts.RTMP {
-		if opts.RTMP {
-			return cmdutil.FlagErrorf("rtmp-push needs an rtmp:// or rtmps:// URL (use push for %s://)", u.Scheme)
-		}
+	if err := cmdutil.CheckURL(u, "push", opts.RTMP, ""); err != nil {
+		return err
+	}
+	if !opts.RTMP && strings.HasPrefix(u.Scheme, "rtmp") {
 		return cmdutil.FlagErrorf("push publishes over RTSP: use rtmp-push for %s:// URLs", u.Scheme)
 	}
 	loops := &atomic.Int64{}
@@ -168,44 +159,21 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	var sink engine.Sink
-	if !opts.Reconnect {
-		sink = newSink()
-	} else {
-		// Drops are retried with backoff; what the input produces while
-		// the server is away is dropped, so the push stays live.
-		log := opts.Logger()
-		sink = &engine.RetrySink{
-			Name: mediaurl.RedactURL(u), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, New: newSink,
-			OnEvent: func(name string, st engine.EndpointState, err error) {
-				if err != nil {
-					log.Warnf("%s: %s: %v", name, st, err)
-				} else if st == engine.StateUp {
-					log.Infof("%s: %s", name, st)
-				}
-			},
-		}
-	}
+	sink := cmdutil.PublishSink(newSink, mediaurl.RedactURL(u), opts.Reconnect, engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, opts.Logger())
 	sess := &engine.Session{Source: src, Sinks: []engine.Sink{sink}}
 	if ok, err := cmdutil.OpenSession(ctx, sess); !ok {
 		return err
 	}
 	opts.Logger().Debugf("publishing to %s", mediaurl.RedactURL(u))
 
-	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
-	if err != nil {
-		_ = cmdutil.CloseSession(sess)
-		return err
-	}
-	defer jsonOut.Close()
-	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "pushed", Extra: func() string {
+	rep := &progress.Reporter{IO: opts.IO, Session: sess, Verb: "pushed", Extra: func() string {
 		if opts.Loop == 1 {
 			return ""
 		}
 		return fmt.Sprintf("loop %d", loops.Load())
 	}}
 	start := time.Now()
-	err = cmdutil.RunReported(ctx, sess, rep)
+	err = cmdutil.RunReported(ctx, sess, rep, opts.StatsJSON)
 	opts.Logger().Debugf("push ended after %s (%s)", time.Since(start).Truncate(time.Millisecond), sess.Reason())
 	return err
 }

@@ -3,20 +3,13 @@ package record
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/avcat/avcat/pkg/cmdutil"
 	"github.com/avcat/avcat/pkg/endpoint"
-	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/iostreams"
 	"github.com/avcat/avcat/pkg/logging"
-	"github.com/avcat/avcat/pkg/mediaurl"
-	"github.com/avcat/avcat/pkg/progress"
 	rec "github.com/avcat/avcat/pkg/record"
 	"github.com/avcat/avcat/pkg/rtsp"
 )
@@ -27,26 +20,7 @@ type Options struct {
 	Logger    func() *logging.Logger
 	Endpoints func() *endpoint.Resolver
 
-	// URLs are the sources, from the arguments and then --sources.
-	URLs      []string
-	Sources   string
-	Output    string
-	Format    string
-	Segment   time.Duration
-	Duration  time.Duration
-	MaxSize   cmdutil.ByteSize
-	Reconnect bool
-	RetryMin  time.Duration
-	RetryMax  time.Duration
-	OnSegment string
-	Transport string
-	Tunnel    string
-	User      string
-	Pass      string
-	Insecure  bool
-	VideoOnly bool
-	AudioOnly bool
-	StatsJSON string
+	rec.Options
 }
 
 // NewCmdRecord builds `record`. runF replaces the run in tests.
@@ -95,50 +69,13 @@ succeeded, else the code of the first failed source in the order given (docs/exi
   avcat record rtsp://cam/stream -o cam.mp4 --format fmp4 --on-segment 'echo done:'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.URLs = append([]string(nil), args...)
-			if opts.Sources != "" {
-				urls, err := readSources(opts.Sources, opts.IO)
-				if err != nil {
-					return err
-				}
-				opts.URLs = append(opts.URLs, urls...)
-			}
-			if len(opts.URLs) == 0 {
-				return cmdutil.FlagErrorf("missing URL argument (or --sources FILE)")
-			}
-			if opts.Output == "" {
-				return cmdutil.FlagErrorf("-o TEMPLATE is required")
-			}
-			if opts.Output == "-" {
-				return cmdutil.FlagErrorf("record writes files; use pull for stdout")
-			}
-			if err := cmdutil.EnumFlag("transport", opts.Transport, rtsp.Transports...); err != nil {
+			if err := opts.Check(opts.IO.In); err != nil {
 				return err
-			}
-			if opts.Segment < 0 || opts.Duration < 0 || opts.MaxSize < 0 {
-				return cmdutil.FlagErrorf("--segment, --duration and --max-size must not be negative")
-			}
-			if opts.Segment > 0 && opts.Segment < time.Second {
-				return cmdutil.FlagErrorf("--segment must be at least 1s")
-			}
-			if opts.RetryMin <= 0 || opts.RetryMax < opts.RetryMin {
-				return cmdutil.FlagErrorf("--retry-min must be positive and at most --retry-max")
-			}
-			tmpl, err := rec.ExpandSource(opts.Output, rec.Source{URL: opts.URLs[0], Index: 1})
-			if err == nil {
-				_, err = rec.Expand(tmpl, time.Now())
-			}
-			if err != nil {
-				return cmdutil.FlagErrorf("-o: %v", err)
-			}
-			if len(opts.URLs) > 1 {
-				if err := rec.CheckDistinct(opts.Output, opts.sources()); err != nil {
-					return cmdutil.FlagErrorf("%v", err)
-				}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return recordRun(cmd.Context(), opts)
+			return opts.Run(cmd.Context(), opts.Endpoints(), opts.IO, opts.Logger)
 		},
 	}
 	fl := cmd.Flags()
@@ -162,75 +99,4 @@ succeeded, else the code of the first failed source in the order given (docs/exi
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"mp4", "fmp4", "ts"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(rtsp.Transports, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
-}
-
-// sources numbers the URLs for the template fields.
-func (opts *Options) sources() []rec.Source {
-	out := make([]rec.Source, len(opts.URLs))
-	for i, u := range opts.URLs {
-		out[i] = rec.Source{URL: u, Index: i + 1}
-	}
-	return out
-}
-
-// readSources reads --sources: a file, or stdin for "-".
-func readSources(path string, ios *iostreams.IOStreams) ([]string, error) {
-	var r io.Reader = ios.In
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, cmdutil.FlagErrorf("--sources: %v", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	urls, err := rec.ParseSources(r)
-	if err != nil {
-		return nil, cmdutil.FlagErrorf("--sources %s: %v", path, err)
-	}
-	return urls, nil
-}
-
-func recordRun(ctx context.Context, opts *Options) error {
-	format, err := rec.FileFormat(opts.Output, opts.Format)
-	if err != nil {
-		return err
-	}
-	resolver := opts.Endpoints()
-	so := endpoint.SourceOptions{Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure}
-	factories := make([]func() engine.Source, len(opts.URLs))
-	for i, u := range opts.URLs {
-		if factories[i], _, err = resolver.SourceFactory(u, so); err != nil {
-			if len(opts.URLs) > 1 {
-				return fmt.Errorf("%s: %w", mediaurl.Redact(u), err)
-			}
-			return err // a malformed URL fails before anything else
-		}
-	}
-	jsonOut, err := progress.OpenJSON(opts.StatsJSON, opts.IO.Out)
-	if err != nil {
-		return err
-	}
-	defer jsonOut.Close()
-	log := opts.Logger()
-	recs := make([]*rec.Recorder, len(opts.URLs))
-	for i, s := range opts.sources() {
-		r := &rec.Recorder{
-			Source: s, New: factories[i], Selection: engine.Selection{VideoOnly: opts.VideoOnly, AudioOnly: opts.AudioOnly},
-			Segment: opts.Segment, MaxSize: int64(opts.MaxSize), Duration: opts.Duration, OnSegment: opts.OnSegment,
-			Reconnect: opts.Reconnect, Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax},
-			IO: opts.IO, Log: log, JSON: jsonOut,
-			NewFile: func(path string) (engine.Sink, error) {
-				sink, _, err := endpoint.FileSink(path, nil, endpoint.SinkFileOptions{Format: format})
-				return sink, err
-			},
-		}
-		r.Template, _ = rec.ExpandSource(opts.Output, s) // checked by RunE
-		if len(opts.URLs) > 1 {
-			r.Multi, r.JSON = true, jsonOut.WithSource(mediaurl.Redact(s.URL))
-			r.Prefix = fmt.Sprintf("source %d (%s): ", s.Index, mediaurl.Redact(s.URL))
-		}
-		recs[i] = r
-	}
-	return rec.RunAll(ctx, recs, opts.IO, log, jsonOut)
 }

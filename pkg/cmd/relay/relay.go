@@ -3,7 +3,6 @@ package relay
 
 import (
 	"context"
-	"io"
 	"slices"
 	"time"
 
@@ -25,19 +24,15 @@ type Options struct {
 	Logger    func() *logging.Logger
 	Endpoints func() *endpoint.Resolver
 
-	Source       string
-	Destinations []string
-	Transport    string
-	DstTransport string
-	Tunnel       string
-	RetryMin     time.Duration
-	RetryMax     time.Duration
-	Loop         int
-	Duration     time.Duration
-	User         string
-	Pass         string
-	Insecure     bool
-	StatsJSON    string
+	Source                string
+	Destinations          []string
+	DstTransport          string
+	RetryMin              time.Duration
+	RetryMax              time.Duration
+	Loop                  int
+	Duration              time.Duration
+	StatsJSON             string
+	cmdutil.ClientOptions // of the source; --tunnel and --insecure serve the destinations too
 }
 
 // NewCmdRelay builds `relay`. runF replaces the run in tests.
@@ -71,8 +66,8 @@ with timestamps that keep going forward.`,
 			if err := cmdutil.EnumFlag("dst-transport", opts.DstTransport, cmdutil.PublishTransports...); err != nil {
 				return err
 			}
-			if opts.RetryMin <= 0 || opts.RetryMax < opts.RetryMin {
-				return cmdutil.FlagErrorf("--retry-min must be positive and at most --retry-max")
+			if err := cmdutil.CheckRetry(opts.RetryMin, opts.RetryMax); err != nil {
+				return err
 			}
 			if opts.StatsJSON == "-" && slices.Contains(opts.Destinations, "-") {
 				return cmdutil.FlagErrorf("--stats-json - and the destination - would both write to stdout: give one a file")
@@ -112,37 +107,10 @@ func relayRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	var sinks []engine.Sink
-	var retry []*engine.RetrySink
-	stdoutTaken := false
-	for _, dst := range opts.Destinations {
-		if mediaurl.IsNetwork(dst) {
-			newSink, _, err := resolver.SinkFactory(dst, endpoint.SinkOptions{Transport: opts.DstTransport, Tunnel: opts.Tunnel, InsecureTLS: opts.Insecure})
-			if err != nil {
-				return err
-			}
-			rs := &engine.RetrySink{
-				Name: mediaurl.Redact(dst), Backoff: engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, OnEvent: event, New: newSink,
-			}
-			retry = append(retry, rs)
-			sinks = append(sinks, rs)
-			continue
-		}
-		var w io.Writer
-		if dst == "-" {
-			if stdoutTaken {
-				return cmdutil.FlagErrorf("standard output (-) can be a destination only once")
-			}
-			if opts.IO.IsStdoutTTY() {
-				return cmdutil.FlagErrorf("refusing to write MPEG-TS to a terminal: pipe it (| ffplay -) or redirect it (> out.ts)")
-			}
-			stdoutTaken, w = true, opts.IO.Out
-		}
-		sink, _, err := endpoint.FileSink(dst, w, endpoint.SinkFileOptions{})
-		if err != nil {
-			return err
-		}
-		sinks = append(sinks, sink)
+	so := endpoint.SinkOptions{Transport: opts.DstTransport, Tunnel: opts.Tunnel, InsecureTLS: opts.Insecure}
+	sinks, retry, err := cmdutil.Destinations(resolver, opts.Destinations, so, engine.Backoff{Min: opts.RetryMin, Max: opts.RetryMax}, event, opts.IO)
+	if err != nil {
+		return err
 	}
 	sess := &engine.Session{Source: src, Sinks: sinks, MediaDuration: opts.Duration}
 	if ok, err := cmdutil.OpenSession(ctx, sess); !ok {
@@ -150,14 +118,13 @@ func relayRun(ctx context.Context, opts *Options) error {
 	}
 	log.Debugf("relaying %s to %d destinations", srcName, len(sinks))
 	rep := &progress.Reporter{IO: opts.IO, Session: sess, JSON: jsonOut, Verb: "relayed", Extra: progress.EndpointStates(retry, src)}
-	return cmdutil.RunReported(ctx, sess, rep)
+	return cmdutil.RunReported(ctx, sess, rep, "")
 }
 
 // openSource builds the source: network URLs reconnect, files are paced.
 func openSource(opts *Options, resolver *endpoint.Resolver, event func(string, engine.EndpointState, error)) (engine.Source, string, error) {
 	if mediaurl.IsNetwork(opts.Source) {
-		so := endpoint.SourceOptions{Transport: opts.Transport, Tunnel: opts.Tunnel, User: opts.User, Pass: opts.Pass, InsecureTLS: opts.Insecure}
-		newSrc, _, err := resolver.SourceFactory(opts.Source, so)
+		newSrc, _, err := resolver.SourceFactory(opts.Source, opts.SourceOptions())
 		if err != nil {
 			return nil, "", err
 		}

@@ -30,8 +30,8 @@ func TestOneMeaningPerFlag(t *testing.T) {
 	// serve: NAME:PASS is --auth (--user is a client's user name elsewhere).
 	for _, args := range [][]string{{"--auth", "u:p", "--read-auth", "r:q", "--publish-auth", "w:x"}, {"--user", "u:p", "--read-user", "r:q", "--publish-user", "w:x"}} {
 		o := clitest.ParseFlags(t, serve.NewCmdServe, args, "")
-		if o.User != "u:p" || o.ReadUser != "r:q" || o.PublishUser != "w:x" {
-			t.Errorf("serve %v: %q %q %q", args, o.User, o.ReadUser, o.PublishUser)
+		if o.Auth != "u:p" || o.ReadAuth != "r:q" || o.PublishAuth != "w:x" {
+			t.Errorf("serve %v: %q %q %q", args, o.Auth, o.ReadAuth, o.PublishAuth)
 		}
 	}
 	// --retry-* have the same defaults wherever they exist.

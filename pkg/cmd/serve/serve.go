@@ -4,13 +4,11 @@ package serve
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	_ "embed"
+	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,36 +28,15 @@ import (
 //go:embed demo.mp4
 var demoClip []byte
 
-// DemoPath is the path of the embedded clip.
-const DemoPath = "demo"
-
 // Options are the inputs of one serve run.
 type Options struct {
 	IO        *iostreams.IOStreams
 	Logger    func() *logging.Logger
 	Endpoints func() *endpoint.Resolver
-	Timeout   time.Duration
 
-	RTSPAddr       string
-	RTMPAddr       string
-	NoRTMP         bool
-	RTPPort        int
-	NoUDP          bool
-	Multicast      string
-	TLSCert        string
-	TLSKey         string
-	Files          []string
-	NoLoop         bool
-	User           string
-	PublishUser    string
-	ReadUser       string
-	AllowFrom      []string
-	Override       bool
-	MaxConns       int
-	MaxSessions    int
-	SessionTimeout time.Duration
-	StatsJSON      string
-	StatsInterval  time.Duration
+	server.Options
+	StatsJSON     string
+	StatsInterval time.Duration
 }
 
 // NewCmdServe builds the serve command. runF replaces the run in tests.
@@ -93,7 +70,7 @@ and TCP) and RTMP into RTMPS.`,
   avcat serve --rtsp :8555 --no-rtmp --stats-json stats.ndjson`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Timeout = f.Global.Timeout
+			opts.ReadTimeout = f.Global.Timeout
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -111,13 +88,13 @@ and TCP) and RTMP into RTMPS.`,
 	fl.StringVar(&opts.TLSKey, "tls-key", "", "private key (PEM) for RTSPS and RTMPS")
 	fl.StringArrayVar(&opts.Files, "file", nil, "serve FILE at PATH on demand (PATH=FILE, repeatable)")
 	fl.BoolVar(&opts.NoLoop, "no-loop", false, "play --file entries once instead of looping")
-	fl.StringVar(&opts.User, "auth", "", "require NAME:PASS for publishing and reading")
-	fl.StringVar(&opts.PublishUser, "publish-auth", "", "require NAME:PASS for publishing")
-	fl.StringVar(&opts.ReadUser, "read-auth", "", "require NAME:PASS for reading")
+	fl.StringVar(&opts.Auth, "auth", "", "require NAME:PASS for publishing and reading")
+	fl.StringVar(&opts.PublishAuth, "publish-auth", "", "require NAME:PASS for publishing")
+	fl.StringVar(&opts.ReadAuth, "read-auth", "", "require NAME:PASS for reading")
 	// The old spellings: --user is a client's user name in every other verb.
-	cmdutil.HiddenAlias(fl, &opts.User, "user", "", "", "use --auth")
-	cmdutil.HiddenAlias(fl, &opts.PublishUser, "publish-user", "", "", "use --publish-auth")
-	cmdutil.HiddenAlias(fl, &opts.ReadUser, "read-user", "", "", "use --read-auth")
+	cmdutil.HiddenAlias(fl, &opts.Auth, "user", "", "", "use --auth")
+	cmdutil.HiddenAlias(fl, &opts.PublishAuth, "publish-user", "", "", "use --publish-auth")
+	cmdutil.HiddenAlias(fl, &opts.ReadAuth, "read-user", "", "", "use --read-auth")
 	fl.StringArrayVar(&opts.AllowFrom, "allow-from", nil, "accept clients only from this CIDR (repeatable)")
 	fl.BoolVar(&opts.Override, "override", false, "let a new publisher replace the one on a busy path")
 	fl.IntVar(&opts.MaxConns, "max-conns", server.DefaultMaxConns, "close RTSP and RTMP connections beyond this many (0: no limit)")
@@ -128,131 +105,17 @@ and TCP) and RTMP into RTMPS.`,
 	return cmd
 }
 
-func parseCreds(flag, v string) (*server.Credentials, error) {
-	if v == "" {
-		return nil, nil
-	}
-	user, pass, ok := strings.Cut(v, ":")
-	if !ok || user == "" {
-		return nil, cmdutil.FlagErrorf("--%s wants NAME:PASS", flag)
-	}
-	return &server.Credentials{User: user, Pass: pass}, nil
-}
-
-// config turns the options into a server configuration.
-func (opts *Options) config(resolver *endpoint.Resolver) (*server.Config, error) {
-	cfg := &server.Config{
-		RTSPAddress: opts.RTSPAddr, ReadTimeout: opts.Timeout, Override: opts.Override,
-		Files: make(map[string]server.File),
-	}
-	if !opts.NoRTMP {
-		cfg.RTMPAddress = opts.RTMPAddr
-	}
-	if opts.MaxConns < 0 || opts.MaxSessions < 0 {
-		return nil, cmdutil.FlagErrorf("--max-conns and --max-sessions take a count (0: no limit)")
-	}
-	cfg.MaxConns, cfg.MaxSessions = noLimit(opts.MaxConns), noLimit(opts.MaxSessions)
-	if opts.SessionTimeout < time.Second {
-		return nil, cmdutil.FlagErrorf("--session-timeout must be at least 1s")
-	}
-	cfg.SessionTimeout = opts.SessionTimeout
-	if !opts.NoUDP {
-		if opts.RTPPort <= 0 || opts.RTPPort%2 != 0 || opts.RTPPort > 65534 {
-			return nil, cmdutil.FlagErrorf("--rtp-port must be an even port (RTCP uses the next one)")
-		}
-		// The UDP sockets bind the host --rtsp names, as the RTSP socket
-		// does: --rtsp 127.0.0.1:8554 exposes nothing on other interfaces.
-		host, _, err := net.SplitHostPort(opts.RTSPAddr)
-		if err != nil {
-			return nil, cmdutil.FlagErrorf("--rtsp %q: want HOST:PORT or :PORT", opts.RTSPAddr)
-		}
-		cfg.UDPRTPAddress = net.JoinHostPort(host, strconv.Itoa(opts.RTPPort))
-		cfg.UDPRTCPAddress = net.JoinHostPort(host, strconv.Itoa(opts.RTPPort+1))
-	}
-	if opts.Multicast != "" {
-		if _, n, err := net.ParseCIDR(opts.Multicast); err != nil || !n.IP.IsMulticast() {
-			return nil, cmdutil.FlagErrorf("--multicast-range %q is not a multicast CIDR", opts.Multicast)
-		}
-		cfg.MulticastIPRange = opts.Multicast
-		cfg.MulticastRTPPort = opts.RTPPort + 2
-		cfg.MulticastRTCPPort = opts.RTPPort + 3
-	}
-	if (opts.TLSCert == "") != (opts.TLSKey == "") {
-		return nil, cmdutil.FlagErrorf("--tls-cert and --tls-key go together")
-	}
-	if opts.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(opts.TLSCert, opts.TLSKey)
-		if err != nil {
-			return nil, fault.New(fault.Usage, "TLS certificate: %v", err)
-		}
-		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	all, err := parseCreds("auth", opts.User)
-	if err != nil {
-		return nil, err
-	}
-	cfg.PublishCreds, cfg.ReadCreds = all, all
-	if c, err := parseCreds("publish-auth", opts.PublishUser); err != nil {
-		return nil, err
-	} else if c != nil {
-		cfg.PublishCreds = c
-	}
-	if c, err := parseCreds("read-auth", opts.ReadUser); err != nil {
-		return nil, err
-	} else if c != nil {
-		cfg.ReadCreds = c
-	}
-	for _, a := range opts.AllowFrom {
-		_, n, err := net.ParseCIDR(a)
-		if err != nil {
-			ip := net.ParseIP(a)
-			if ip == nil {
-				return nil, cmdutil.FlagErrorf("--allow-from %q is not a CIDR or an address", a)
-			}
-			bits := 32
-			if ip.To4() == nil {
-				bits = 128
-			}
-			n = &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}
-		}
-		cfg.AllowFrom = append(cfg.AllowFrom, n)
-	}
-	for _, spec := range opts.Files {
-		name, file, ok := strings.Cut(spec, "=")
-		name = strings.Trim(name, "/")
-		if !ok || name == "" || file == "" {
-			return nil, cmdutil.FlagErrorf("--file wants PATH=FILE, got %q", spec)
-		}
-		if _, dup := cfg.Files[name]; dup {
-			return nil, cmdutil.FlagErrorf("--file: path %q given twice", name)
-		}
-		open, err := resolver.FileSource(file, endpoint.FileOptions{})
-		if err != nil {
-			return nil, err
-		}
-		cfg.Files[name] = server.File{Name: file, Open: open, Loop: !opts.NoLoop}
-	}
-	if len(opts.Files) == 0 {
-		cfg.Files[DemoPath] = server.File{
-			Name: "embedded demo clip",
-			Open: func() engine.Source { return &mp4.Source{Path: "demo.mp4", Reader: bytes.NewReader(demoClip)} },
-			Loop: !opts.NoLoop,
-		}
-	}
-	return cfg, nil
-}
-
-// noLimit maps the flags' 0 (no limit) to the server's -1.
-func noLimit(n int) int {
-	if n == 0 {
-		return -1
-	}
-	return n
-}
-
 func serveRun(ctx context.Context, opts *Options) error {
 	log := opts.Logger()
-	cfg, err := opts.config(opts.Endpoints())
+	resolver := opts.Endpoints()
+	open := func(file string) (func() engine.Source, error) {
+		return resolver.FileSource(file, endpoint.FileOptions{})
+	}
+	demo := func() engine.Source { return &mp4.Source{Path: "demo.mp4", Reader: bytes.NewReader(demoClip)} }
+	cfg, err := opts.Config(open, demo)
+	if oe := (*server.OptionError)(nil); errors.As(err, &oe) {
+		return &cmdutil.FlagError{Err: err} // a bad flag: a usage error
+	}
 	if err != nil {
 		return err
 	}
