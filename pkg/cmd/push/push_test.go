@@ -456,7 +456,7 @@ func TestPushOneProc(t *testing.T) {
 					}
 					return ""
 				},
-				RTMP: c.rtmp, NoPace: c.noPace, Speed: 1, Loop: 1, Transport: "tcp",
+				RTMP: c.rtmp, NoPace: c.noPace, Speed: 1, Loop: 1, ClientOptions: cmdutil.ClientOptions{Transport: "tcp"},
 				Input: filepath.Join(t.TempDir(), "missing.mp4"), URL: url,
 			}
 			if err := push.Run(context.Background(), opts); err == nil {
