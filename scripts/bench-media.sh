@@ -86,36 +86,8 @@ pids=() # our direct children, not yet reaped
 # shellcheck source=scripts/benchlib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh"
 
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		stop "$pid"
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
-
-start_bg() {
-	local logf=$1
-	shift
-	"$@" >"$logf" 2>&1 &
-	bg=$!
-	pids+=("$bg")
-}
-
-# wait_port PORT PID: poll until PORT accepts connections, while PID lives.
-wait_port() {
-	local port=$1 pid=$2 i
-	for i in $(seq 200); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
 
 if [[ -z ${AVCAT:-} ]]; then
 	log "building avcat"

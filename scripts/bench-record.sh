@@ -85,28 +85,6 @@ freeport() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_port PORT PID: poll until PORT accepts connections, while PID lives.
-wait_port() {
-	local port=$1 pid=$2 i
-	for i in $(seq 200); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
-
-# start_bg LOG CMD...: start CMD in the background, record its PID in $bg.
-start_bg() {
-	local logf=$1
-	shift
-	"$@" >"$logf" 2>&1 &
-	bg=$!
-	pids+=("$bg")
-}
-
 if [[ -z ${AVCAT:-} ]]; then
 	log "building avcat"
 	CGO_ENABLED=0 $GO build -trimpath -o "$work/avcat" ./cmd/avcat

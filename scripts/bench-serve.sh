@@ -61,14 +61,7 @@ pids=()
 # shellcheck source=scripts/benchlib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh"
 
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		stop "$pid"
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
 command -v ffmpeg >/dev/null || die "ffmpeg is needed (apt-get install ffmpeg)"
@@ -93,28 +86,6 @@ $GO build -o "$work/benchreader" ./scripts/benchreader
 br=$work/benchreader
 results=$work/results.ndjson
 : >"$results"
-
-# wait_port PORT PID: poll until PORT accepts connections, while PID lives.
-wait_port() {
-	local port=$1 pid=$2 i
-	for i in $(seq 200); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
-
-# start_bg LOG CMD...: start CMD in the background, record its PID in $bg.
-start_bg() {
-	local logf=$1
-	shift
-	"$@" >"$logf" 2>&1 &
-	bg=$!
-	pids+=("$bg")
-}
 
 # publish_loop ARGS...: ffmpeg looping the clip in real time to ARGS.
 publish_loop() {
