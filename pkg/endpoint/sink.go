@@ -52,8 +52,6 @@ type SinkFileOptions struct {
 	Format string
 	// Fragmented writes fMP4 for .mp4.
 	Fragmented bool
-	// DefaultStdout is the format on stdout without --format (ts or flv).
-	DefaultStdout string
 }
 
 // OutputFormat picks the output format of path ("-" is stdout).
@@ -71,9 +69,6 @@ func OutputFormat(path string, o SinkFileOptions) (string, error) {
 		return "", fault.New(fault.Usage, "unknown output format %q (want one of %s)", o.Format, strings.Join(OutputFormats, ", "))
 	}
 	if path == "-" {
-		if o.DefaultStdout != "" {
-			return o.DefaultStdout, nil
-		}
 		if o.Fragmented {
 			return OutFMP4, nil
 		}
