@@ -65,3 +65,20 @@ func (e *enumValue) Set(v string) error {
 }
 
 func (e *enumValue) Type() string { return "string" }
+
+// ReportFormatFlags adds --output-format (text or json) and --json, its
+// shorthand, as probe and check take them.
+func ReportFormatFlags(cmd *cobra.Command, format *string, json *bool) {
+	fl := cmd.Flags()
+	fl.StringVar(format, "output-format", "text", "report format: text or json")
+	fl.BoolVar(json, "json", false, "write the report as JSON (same as --output-format json)")
+	_ = cmd.RegisterFlagCompletionFunc("output-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// ReportFormat applies --json to format and checks it.
+func ReportFormat(format *string, json bool) error {
+	if json {
+		*format = "json"
+	}
+	return EnumFlag("output-format", *format, "text", "json")
+}

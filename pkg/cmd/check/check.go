@@ -66,10 +66,7 @@ Only well-formed requests are sent; passwords never appear in the output.`,
 		Args: cmdutil.ExactArgs(1, "URL argument (rtsp://, rtsps://, rtmp:// or rtmps://)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.URL = args[0]
-			if opts.JSON {
-				opts.Output = "json"
-			}
-			if err := cmdutil.EnumFlag("output-format", opts.Output, "text", "json"); err != nil {
+			if err := cmdutil.ReportFormat(&opts.Output, opts.JSON); err != nil {
 				return err
 			}
 			if err := cmdutil.EnumFlag("transport", opts.Transport, Transports...); err != nil {
@@ -88,8 +85,7 @@ Only well-formed requests are sent; passwords never appear in the output.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Output, "output-format", "text", "report format: text or json")
-	fl.BoolVar(&opts.JSON, "json", false, "write the report as JSON (same as --output-format json)")
+	cmdutil.ReportFormatFlags(cmd, &opts.Output, &opts.JSON)
 	fl.DurationVar(&opts.Duration, "duration", check.DefaultDuration, "how long to receive media after PLAY")
 	fl.StringVar(&opts.Transport, "transport", "auto", "RTP transport for the media checks: auto (UDP, else TCP), udp or tcp")
 	fl.BoolVar(&opts.Full, "full", false, "also wait out the session timeout (with and without keepalives)")
@@ -97,7 +93,6 @@ Only well-formed requests are sent; passwords never appear in the output.`,
 	fl.StringVar(&opts.Pass, "pass", "", "password (overrides the URL's)")
 	fl.StringVar(&opts.UserAgent, "user-agent", "", "RTSP User-Agent header")
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates (rtsps://, rtmps://)")
-	_ = cmd.RegisterFlagCompletionFunc("output-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(Transports, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

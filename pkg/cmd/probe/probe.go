@@ -58,10 +58,7 @@ ffprobe drop-in, schema in docs/probe-json.md), or only the SDP with --sdp.`,
 		Args: cmdutil.ExactArgs(1, "URL argument (rtsp://, rtsps://, rtsph://, rtmp:// or rtmps://)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.URL = args[0]
-			if opts.JSON {
-				opts.Output = "json"
-			}
-			if err := cmdutil.EnumFlag("output-format", opts.Output, "text", "json"); err != nil {
+			if err := cmdutil.ReportFormat(&opts.Output, opts.JSON); err != nil {
 				return err
 			}
 			if err := cmdutil.EnumFlag("transport", opts.Transport, rtsp.Transports...); err != nil {
@@ -80,8 +77,7 @@ ffprobe drop-in, schema in docs/probe-json.md), or only the SDP with --sdp.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Output, "output-format", "text", "report format: text or json")
-	fl.BoolVar(&opts.JSON, "json", false, "write the report as JSON (same as --output-format json)")
+	cmdutil.ReportFormatFlags(cmd, &opts.Output, &opts.JSON)
 	// -o/--output named the format before; -o is the output file elsewhere.
 	cmdutil.HiddenAlias(fl, &opts.Output, "output", "o", "text", "report format (use --output-format)")
 	fl.BoolVar(&opts.SDPOnly, "sdp", false, "write only the raw SDP to stdout")
@@ -92,7 +88,6 @@ ffprobe drop-in, schema in docs/probe-json.md), or only the SDP with --sdp.`,
 	fl.StringVar(&opts.Pass, "pass", "", "password (overrides the URL's)")
 	fl.StringVar(&opts.UserAgent, "user-agent", "", "RTSP User-Agent header")
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates (rtsps://, rtmps://)")
-	_ = cmd.RegisterFlagCompletionFunc("output-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(rtsp.Transports, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
