@@ -19,6 +19,8 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/bytecounter"
 	"github.com/bluenviron/gortmplib/pkg/handshake"
 	"github.com/bluenviron/gortmplib/pkg/message"
+
+	"github.com/avcat/avcat/pkg/netio"
 )
 
 // client is an RTMP client connection that plays or publishes. It sends
@@ -124,6 +126,7 @@ func (c *client) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	nc = netio.Wrap(nc) // a TCP connection the caller did not wrap
 	if c.URL.Scheme == "rtmps" {
 		cfg := c.TLSConfig.Clone()
 		if cfg == nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/media"
+	"github.com/avcat/avcat/pkg/netio"
 	"github.com/avcat/avcat/pkg/mediaurl"
 )
 
@@ -69,7 +70,7 @@ func (s *Sink) Open(desc *description.Session) error {
 				return nil, err
 			}
 			_ = nc.SetDeadline(time.Now().Add(s.Timeout))
-			s.cork = &corkConn{Conn: nc}
+			s.cork = &corkConn{Conn: netio.Wrap(nc)}
 			return s.cork, nil
 		},
 		OnSkip: func(err error) {

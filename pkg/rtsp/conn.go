@@ -15,6 +15,7 @@ import (
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/mediaurl"
+	"github.com/avcat/avcat/pkg/netio"
 )
 
 // Config is what sources and sinks need to reach a server.
@@ -101,6 +102,7 @@ func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Respons
 			if err != nil {
 				return nil, err
 			}
+			nc = netio.Wrap(nc)
 			if c.tunnelKind != gortsplib.TunnelNone {
 				return &tunnelConn{Conn: nc, c: c, ws: c.tunnelKind == gortsplib.TunnelWebSocket}, nil
 			}
@@ -119,6 +121,7 @@ func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Respons
 			if err != nil {
 				return nil, err
 			}
+			nc = netio.Wrap(nc)
 			cfg := &tls.Config{}
 			if tlsConfig != nil {
 				cfg = tlsConfig.Clone()

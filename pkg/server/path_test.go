@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/avcat/avcat/pkg/netio"
 )
 
 // A slow RTMP reader drops and counts; the publisher and the other
@@ -118,6 +120,7 @@ func tcpPair(t *testing.T) (*idleConn, net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sc = netio.Wrap(sc) // as allowListener does
 	c := &idleConn{Conn: sc, timeout: 5 * time.Second, onClose: func() {}, batch: newFrameBatcher(), raw: rawConnOf(sc)}
 	t.Cleanup(func() { c.Close() })
 	c.coalesce.Store(true)
@@ -171,7 +174,7 @@ func TestStreamingFramesBatched(t *testing.T) {
 // socket; a failed write fails the next Write.
 func TestStreamingFramesSocketFull(t *testing.T) {
 	c, cl := tcpPair(t)
-	_ = c.Conn.(*net.TCPConn).SetWriteBuffer(4096)
+	_ = c.Conn.(interface{ SetWriteBuffer(int) error }).SetWriteBuffer(4096)
 	frame := make([]byte, 1000)
 	frame[0] = '$'
 	var sent []byte

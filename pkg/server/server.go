@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/avcat/avcat/pkg/engine"
 	"github.com/avcat/avcat/pkg/logging"
+	"github.com/avcat/avcat/pkg/netio"
 )
 
 // Credentials protect an action; a nil *Credentials means open access.
@@ -455,6 +455,7 @@ func (l *allowListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		c = netio.Wrap(c)
 		<-l.ready
 		if !l.allow(c.RemoteAddr()) {
 			c.Close()
@@ -537,7 +538,7 @@ type idleConn struct {
 
 	// Interleaved frames wait here for the batcher, once streaming.
 	coalesce atomic.Bool
-	raw      syscall.RawConn // nil (TLS): no coalescing
+	raw      netio.TryWriter // nil (TLS): no coalescing
 	batch    *frameBatcher
 	flushMu  sync.Mutex // held while writing to the socket
 	bmu      sync.Mutex
@@ -546,11 +547,6 @@ type idleConn struct {
 	queued   bool   // in the batcher's list
 	stuck    bool   // the socket was full: the writer flushes, waiting
 	werr     error
-	// flushNow's write, under flushMu.
-	writeFn func(uintptr) bool
-	wbuf    []byte
-	wn      int
-	wErrno  error
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
@@ -655,19 +651,12 @@ const (
 	maxPending  = 16 << 10
 )
 
-func rawConnOf(c net.Conn) syscall.RawConn {
+func rawConnOf(c net.Conn) netio.TryWriter {
 	if lc, ok := c.(*limitConn); ok {
 		c = lc.Conn
 	}
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return nil
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
+	tw, _ := c.(netio.TryWriter)
+	return tw
 }
 
 func (c *idleConn) Write(p []byte) (int, error) {
@@ -754,16 +743,7 @@ func (c *idleConn) flushNow() (again bool) {
 	c.pend = c.spare[:0]
 	c.bmu.Unlock()
 
-	c.wbuf = buf
-	if c.writeFn == nil {
-		c.writeFn = c.writeNow
-	}
-	err := c.raw.Write(c.writeFn)
-	n, werr := c.wn, c.wErrno
-	c.wbuf = nil
-	if err == nil && werr != nil && werr != syscall.EAGAIN && werr != syscall.EINTR {
-		err = werr
-	}
+	n, err := c.raw.TryWrite(buf)
 	if err != nil {
 		c.fail(err)
 		return false
@@ -784,12 +764,6 @@ func (c *idleConn) flushNow() (again bool) {
 	return false
 }
 
-// writeNow is flushNow's one non-blocking write(2), as a method value made
-// once: a closure per round would allocate.
-func (c *idleConn) writeNow(fd uintptr) bool {
-	c.wn, c.wErrno = syscall.Write(int(fd), c.wbuf)
-	return true
-}
 
 // frameBatcher writes the pending frames of streaming connections.
 type frameBatcher struct {

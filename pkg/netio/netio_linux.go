@@ -1,0 +1,140 @@
+package netio
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+)
+
+// Conn is a TCP connection whose Read, Write and TryWrite are raw system
+// calls. The callbacks handed to the netpoller are method values made
+// once, with their arguments in fields, so a call does not allocate.
+type Conn struct {
+	*net.TCPConn
+	rc syscall.RawConn
+
+	rmu    sync.Mutex
+	rbuf   []byte
+	rn     int
+	rerr   syscall.Errno
+	readFn func(uintptr) bool
+
+	wmu     sync.Mutex
+	wbuf    []byte
+	wn      int
+	werr    syscall.Errno
+	once    bool // TryWrite: one call, do not wait
+	writeFn func(uintptr) bool
+}
+
+func wrap(c net.Conn) *Conn {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	w := &Conn{TCPConn: tc, rc: rc}
+	w.readFn, w.writeFn = w.read, w.write
+	return w
+}
+
+// Read reads like net.Conn's Read.
+func (c *Conn) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.rbuf, c.rn, c.rerr = p, 0, 0
+	err := c.rc.Read(c.readFn)
+	n, errno := c.rn, c.rerr
+	c.rbuf = nil
+	switch {
+	case err != nil:
+		return 0, c.opError("read", err)
+	case errno != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", errno))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (c *Conn) read(fd uintptr) bool {
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)))
+		switch e {
+		case 0:
+			c.rn = int(r)
+			return true
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			c.rerr = e
+			return true
+		}
+	}
+}
+
+// Write writes all of p like net.Conn's Write, waiting for the socket
+// when it is full.
+func (c *Conn) Write(p []byte) (int, error) {
+	return c.writeAll(p, false)
+}
+
+// TryWrite makes one write and never waits (see TryWriter).
+func (c *Conn) TryWrite(p []byte) (int, error) {
+	return c.writeAll(p, true)
+}
+
+func (c *Conn) writeAll(p []byte, once bool) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wbuf, c.wn, c.werr, c.once = p, 0, 0, once
+	err := c.rc.Write(c.writeFn)
+	n, errno := c.wn, c.werr
+	c.wbuf = nil
+	switch {
+	case err != nil:
+		return n, c.opError("write", err)
+	case errno != 0:
+		return n, c.opError("write", os.NewSyscallError("write", errno))
+	}
+	return n, nil
+}
+
+func (c *Conn) write(fd uintptr) bool {
+	for c.wn < len(c.wbuf) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&c.wbuf[c.wn])), uintptr(len(c.wbuf)-c.wn))
+		switch e {
+		case 0:
+			c.wn += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return c.once
+		default:
+			c.werr = e
+			return true
+		}
+	}
+	return true
+}
+
+// opError reports err as net.Conn's Read and Write do; the netpoller's
+// own errors (deadline, closed) come named "raw-read"/"raw-write".
+func (c *Conn) opError(op string, err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		err = oe.Err
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
