@@ -19,8 +19,8 @@ import (
 	"github.com/avcat/avcat/pkg/fault"
 	"github.com/avcat/avcat/pkg/logging"
 	"github.com/avcat/avcat/pkg/media"
-	"github.com/avcat/avcat/pkg/netio"
 	"github.com/avcat/avcat/pkg/mediaurl"
+	"github.com/avcat/avcat/pkg/netio"
 )
 
 // Sink publishes to an RTMP server: handshake, connect, createStream,

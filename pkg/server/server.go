@@ -764,7 +764,6 @@ func (c *idleConn) flushNow() (again bool) {
 	return false
 }
 
-
 // frameBatcher writes the pending frames of streaming connections.
 type frameBatcher struct {
 	mu    sync.Mutex
