@@ -64,6 +64,13 @@ type NeedsReporter interface {
 	Needs() Needs
 }
 
+// OnDemand is implemented by sources that read only when asked (a file):
+// holding one while its sink writes costs nothing, so a session writes to
+// a single lossless sink from the source's goroutine (Session.inlineSink).
+type OnDemand interface {
+	OnDemand() bool
+}
+
 // Lossless is implemented by sinks that must never drop units (files):
 // the session waits for them instead of dropping.
 type Lossless interface {

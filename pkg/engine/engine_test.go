@@ -382,3 +382,61 @@ func TestSessionRTCPThroughWrappers(t *testing.T) {
 		})
 	}
 }
+
+// onDemandSource is a fakeSource that reads on demand (as a paced file),
+// and counts what it emitted.
+type onDemandSource struct {
+	fakeSource
+	emitted atomic.Int64
+}
+
+func (s *onDemandSource) OnDemand() bool { return true }
+
+func (s *onDemandSource) Run(ctx context.Context, emit func(*media.Unit)) error {
+	return s.fakeSource.Run(ctx, func(u *media.Unit) { s.emitted.Add(1); emit(u) })
+}
+
+// syncSink checks that each unit is written before the source goes on.
+type syncSink struct {
+	recordSink
+	src   *onDemandSource
+	async atomic.Int64
+}
+
+func (s *syncSink) Write(u *media.Unit) error {
+	if s.src.emitted.Load() != int64(s.count()+1) {
+		s.async.Add(1)
+	}
+	return s.recordSink.Write(u)
+}
+
+// TestSessionInlineSink: one lossless sink of an on-demand source is
+// written from the source's goroutine, every unit in order; a write error
+// stops the session with that error, and nothing more is written.
+func TestSessionInlineSink(t *testing.T) {
+	desc, f := testDesc()
+	src := &onDemandSource{fakeSource: fakeSource{desc: desc, units: units(f, 200), hold: true}}
+	sink := &syncSink{recordSink: recordSink{lossless: true}, src: src}
+	s := &Session{Source: src, Sinks: []Sink{sink}, MaxFrames: 200}
+	if err := s.Run(context.Background()); err != nil || s.Reason() != StopFrames {
+		t.Fatalf("err=%v reason=%v", err, s.Reason())
+	}
+	if sink.count() != 200 || sink.async.Load() != 0 {
+		t.Fatalf("sink got %d units, %d of them after the source went on; want 200, 0", sink.count(), sink.async.Load())
+	}
+	if d := s.Dropped(); len(d) != 1 || d[0] != 0 {
+		t.Fatalf("dropped %v", d)
+	}
+
+	src = &onDemandSource{fakeSource: fakeSource{desc: desc, units: units(f, 50), hold: true}}
+	sink = &syncSink{recordSink: recordSink{lossless: true, failAt: 10}, src: src}
+	s = &Session{Source: src, Sinks: []Sink{sink}}
+	err := s.Run(context.Background())
+	if err == nil || err.Error() != "disk full" || s.Reason() != StopError {
+		t.Fatalf("err=%v reason=%v, want the sink's error", err, s.Reason())
+	}
+	if sink.count() != 10 || !sink.closed.Load() || !src.closed.Load() {
+		t.Fatalf("sink got %d units (want 10, none after its error), closed %v, source closed %v",
+			sink.count(), sink.closed.Load(), src.closed.Load())
+	}
+}

@@ -4,23 +4,34 @@ import (
 	"context"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+
 	"github.com/avcat/avcat/pkg/media"
 )
 
-// PaceGroup is how early the pacer lets a unit go when it is about to be
-// due anyway: the units due within it of a wake-up leave in that wake-up
-// instead of one timer each. A 25 fps + AAC push then wakes ~50 times a
-// second instead of ~72, and each wake-up also wakes the sink and
-// gortsplib's writer: the push's CPU drops by about a third (measured,
-// docs/decisions.md). It stays below a frame interval at 60 fps (16.7 ms).
-const PaceGroup = 10 * time.Millisecond
+// PaceGroup bounds how early the pacer lets a unit go when it is about
+// to be due anyway, before it knows the frame interval, and the least it
+// lets one go once it does: the units due within the group window of a
+// wake-up leave in that wake-up instead of one timer each.
+//
+// The window is 3/4 of the video frame interval (of the shortest one of
+// any track when there is no video), at least PaceGroup (or the whole
+// interval, if shorter) and at most PaceGroupMax. At 25 fps + AAC the
+// pacer then wakes ~26 times a second instead of ~72; each wake-up also
+// wakes gortsplib's writer and the runtime's sysmon, so this is most of
+// what a paced push costs (docs/decisions.md, "Push CPU"). No unit leaves
+// late because of it, and no video frame more than 3/4 of a frame
+// interval early.
+const (
+	PaceGroup    = 10 * time.Millisecond
+	PaceGroupMax = 50 * time.Millisecond
+)
 
 // Pacer holds units back until their decode time, so a file plays in real
 // time (or at Speed times real time). It follows media timestamps, not a
 // running sum of sleeps, so it does not drift. It keeps one timer for its
-// whole life and re-arms it, and everything due when it wakes (within
-// PaceGroup) goes at once, in order. Units never leave late because of
-// this, and at most PaceGroup early.
+// whole life and re-arms it, and everything due when it wakes (within the
+// group window, see PaceGroup) goes at once, in order.
 type Pacer struct {
 	// Speed multiplies real time; 0 means 1.
 	Speed float64
@@ -32,6 +43,10 @@ type Pacer struct {
 	started bool
 	timer   *time.Timer
 	waits   int // timer waits, for tests
+
+	last     map[format.Format]time.Duration // last decode time per track
+	gapVideo time.Duration                   // shortest DTS step of a video track
+	gapAny   time.Duration                   // shortest DTS step of any track
 }
 
 // unitTime is the decode time of u as a duration.
@@ -49,12 +64,13 @@ func (p *Pacer) Wait(ctx context.Context, u *media.Unit) bool {
 		p.Now = time.Now
 	}
 	t := unitTime(u)
+	p.learn(u, t)
 	if !p.started {
 		p.start, p.base, p.started = p.Now(), t, true
 		return ctx.Err() == nil
 	}
 	d := p.WallTime(t).Sub(p.Now())
-	if d <= PaceGroup {
+	if d <= p.Window() {
 		return ctx.Err() == nil
 	}
 	// Go 1.23 timers: Reset on a fired or stopped timer needs no drain.
@@ -71,6 +87,41 @@ func (p *Pacer) Wait(ctx context.Context, u *media.Unit) bool {
 		p.timer.Stop()
 		return false
 	}
+}
+
+// learn notes the DTS step of u's track.
+func (p *Pacer) learn(u *media.Unit, t time.Duration) {
+	if p.last == nil {
+		p.last = make(map[format.Format]time.Duration)
+	}
+	prev, seen := p.last[u.Format]
+	p.last[u.Format] = t
+	step := t - prev
+	if !seen || step <= 0 {
+		return
+	}
+	if p.gapAny == 0 || step < p.gapAny {
+		p.gapAny = step
+	}
+	if media.IsVideo(u.Format) && (p.gapVideo == 0 || step < p.gapVideo) {
+		p.gapVideo = step
+	}
+}
+
+// Window is how early a unit may leave with the wake-up before it (see
+// PaceGroup), in wall time.
+func (p *Pacer) Window() time.Duration {
+	gap := p.gapVideo
+	if gap == 0 {
+		gap = p.gapAny
+	}
+	if gap == 0 {
+		return PaceGroup
+	}
+	if p.Speed > 0 {
+		gap = time.Duration(float64(gap) / p.Speed)
+	}
+	return min(max(gap*3/4, min(PaceGroup, gap)), PaceGroupMax)
 }
 
 // WallTime is the wall clock time at which media time t plays, on the
@@ -102,6 +153,9 @@ func (p *Paced) Run(ctx context.Context, emit func(*media.Unit)) error {
 		}
 	})
 }
+
+// OnDemand: a paced source is a file or a pipe, read as its units fall due.
+func (p *Paced) OnDemand() bool { return true }
 
 // Stop releases the pacer's timer.
 func (p *Pacer) Stop() {

@@ -103,10 +103,11 @@ func TestPacerWallTime(t *testing.T) {
 	}
 }
 
-// TestPacerBatches: units due together (within PaceGroup) leave in one
-// wake-up of the pacer's one timer, in the order the source gave them,
-// with their timestamps untouched, and no unit leaves before it is due
-// (less PaceGroup).
+// TestPacerBatches: units due together (within the group window) leave
+// in one wake-up of the pacer's one timer, in the order the source gave
+// them, with their timestamps untouched, and no unit leaves before it is
+// due less the window: PaceGroup (10 ms) until a video step is known, then
+// 3/4 of the 40 ms frame interval (30 ms).
 func TestPacerBatches(t *testing.T) {
 	_, vf := testDesc()
 	af := &format.MPEG4Audio{PayloadTyp: 97, Config: &mpeg4audio.AudioSpecificConfig{
@@ -114,16 +115,20 @@ func TestPacerBatches(t *testing.T) {
 	ms := func(f format.Format, m float64) *media.Unit {
 		return &media.Unit{Format: f, DTS: int64(m * float64(f.ClockRate()) / 1000)}
 	}
-	// Groups (PaceGroup 10 ms): {0, 0.2}, {40, 40.5, 45, 49}, {80, 80
-	// (same DTS)}, {120}: the pacer wakes at 40 at the earliest, when 49 is
-	// due in less than PaceGroup.
+	// Groups: {0, 0.2 (10 ms window)}, {40, 40.5, 45, 69 (30 ms from
+	// here)}, {80, 80 (same DTS)}, {120, 125, 149}, {160}.
 	units := []*media.Unit{
 		ms(vf, 0), ms(af, 0.2),
-		ms(vf, 40), ms(af, 40.5), ms(af, 45), ms(af, 49),
+		ms(vf, 40), ms(af, 40.5), ms(af, 45), ms(af, 69),
 		ms(vf, 80), ms(vf, 80),
-		ms(vf, 120),
+		ms(vf, 120), ms(af, 125), ms(af, 149),
+		ms(vf, 160),
 	}
-	group := []int{0, 0, 1, 1, 1, 1, 2, 2, 3}
+	group := []int{0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 3, 4}
+	window := []time.Duration{PaceGroup, PaceGroup}
+	for range units[2:] {
+		window = append(window, 30*time.Millisecond)
+	}
 	want := make([]int64, len(units))
 	for i, u := range units {
 		want[i] = u.DTS
@@ -140,8 +145,11 @@ func TestPacerBatches(t *testing.T) {
 			t.Fatalf("unit %d (%v) left after %d timer waits, want %d: due-together units must leave together",
 				i, unitTime(u), p.waits, group[i])
 		}
-		if early := unitTime(u) - time.Since(start); early > PaceGroup {
-			t.Fatalf("unit %d left %v before it was due", i, early)
+		if w := p.Window(); w != window[i] {
+			t.Fatalf("unit %d: window %v, want %v", i, w, window[i])
+		}
+		if early := unitTime(u) - time.Since(start); early > window[i] {
+			t.Fatalf("unit %d left %v before it was due (window %v)", i, early, window[i])
 		}
 		if u.DTS != want[i] {
 			t.Fatalf("unit %d: DTS changed to %d, want %d", i, u.DTS, want[i])
@@ -150,6 +158,39 @@ func TestPacerBatches(t *testing.T) {
 			timer = p.timer
 		} else if p.timer != timer {
 			t.Fatal("the pacer made a new timer; it should re-arm its one timer")
+		}
+	}
+}
+
+// TestPacerWindow: the group window follows the video frame interval (or
+// the shortest track's without video) and the speed, within its bounds.
+func TestPacerWindow(t *testing.T) {
+	_, vf := testDesc()
+	af := &format.MPEG4Audio{PayloadTyp: 97, Config: &mpeg4audio.AudioSpecificConfig{
+		Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelCount: 1}, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3}
+	ms := func(f format.Format, m float64) *media.Unit {
+		return &media.Unit{Format: f, DTS: int64(m * float64(f.ClockRate()) / 1000)}
+	}
+	for _, c := range []struct {
+		name  string
+		speed float64
+		units []*media.Unit
+		want  time.Duration
+	}{
+		{"nothing known", 1, []*media.Unit{ms(vf, 0)}, PaceGroup},
+		{"25 fps", 1, []*media.Unit{ms(vf, 0), ms(af, 1), ms(af, 22.3), ms(vf, 40)}, 30 * time.Millisecond},
+		{"60 fps", 1, []*media.Unit{ms(vf, 0), ms(vf, 1000.0/60)}, 12500 * time.Microsecond},
+		{"audio only", 1, []*media.Unit{{Format: af}, {Format: af, DTS: 1024}}, 16 * time.Millisecond},
+		{"25 fps at speed 8", 8, []*media.Unit{ms(vf, 0), ms(vf, 40)}, 5 * time.Millisecond},
+		{"1 fps", 1, []*media.Unit{ms(vf, 0), ms(vf, 1000)}, PaceGroupMax},
+		{"a repeated DTS", 1, []*media.Unit{ms(vf, 0), ms(vf, 40), ms(vf, 40)}, 30 * time.Millisecond},
+	} {
+		p := &Pacer{Speed: c.speed, Now: func() time.Time { return time.Time{} }}
+		for _, u := range c.units {
+			p.learn(u, unitTime(u))
+		}
+		if got := p.Window(); got < c.want-time.Microsecond || got > c.want+time.Microsecond {
+			t.Errorf("%s: window %v, want %v", c.name, got, c.want)
 		}
 	}
 }

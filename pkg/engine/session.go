@@ -174,7 +174,9 @@ func (s *Session) Dropped() []uint64 {
 	defer s.queuesMu.Unlock()
 	out := make([]uint64, len(s.queues))
 	for i, q := range s.queues {
-		out[i] = q.q.Dropped()
+		if q.q != nil { // nil: written inline, never dropped
+			out[i] = q.q.Dropped()
+		}
 	}
 	return out
 }
@@ -203,7 +205,20 @@ func (s *Session) Run(ctx context.Context) error {
 
 	sinkFailed := make(chan error, len(s.Sinks))
 	fan := &Fanout[*media.Unit]{Done: runCtx.Done()}
+	inline := s.inlineSink()
+	var inlineErr error // under emitMu
+	if inline != nil {
+		q := &sinkQueue{sink: inline, done: make(chan struct{})}
+		q.rtcp, _ = inline.(RTCPWriter)
+		close(q.done)
+		s.queuesMu.Lock()
+		s.queues = append(s.queues, q)
+		s.queuesMu.Unlock()
+	}
 	for _, sk := range s.Sinks {
+		if sk == inline {
+			continue
+		}
 		opt := QueueOptions[*media.Unit]{Size: s.QueueSize}
 		if l, ok := sk.(Lossless); ok {
 			opt.Lossless = l.Lossless()
@@ -238,6 +253,26 @@ func (s *Session) Run(ctx context.Context) error {
 
 	var closing atomic.Bool
 	var emitMu sync.Mutex
+	// deliver hands u to the sinks; emitMu is held.
+	deliver := func(u *media.Unit) {
+		if inline == nil {
+			fan.Write(u)
+			return
+		}
+		if inlineErr != nil {
+			return
+		}
+		if u.RTCP != nil {
+			if rw := s.queues[0].rtcp; rw != nil {
+				inlineErr = rw.WriteRTCP(u.Media, u.RTCP, u.Received)
+			}
+		} else {
+			inlineErr = inline.Write(u)
+		}
+		if inlineErr != nil {
+			sinkFailed <- inlineErr
+		}
+	}
 	emit := func(u *media.Unit) {
 		if closing.Load() {
 			return
@@ -245,7 +280,7 @@ func (s *Session) Run(ctx context.Context) error {
 		if u.RTCP != nil {
 			emitMu.Lock()
 			defer emitMu.Unlock()
-			fan.Write(u) // to the sinks that accept RTCP
+			deliver(u) // to the sinks that accept RTCP
 			return
 		}
 		lastUnit.Store(time.Now().UnixNano())
@@ -283,7 +318,7 @@ func (s *Session) Run(ctx context.Context) error {
 		// Count only what the sinks are given: a unit racing the stop is
 		// neither written nor reported.
 		stats.observe(u)
-		fan.Write(u)
+		deliver(u)
 	}
 
 	srcDone := make(chan error, 1)
@@ -398,6 +433,25 @@ func watchGap(ctx context.Context, gap time.Duration, last *atomic.Int64, out ch
 			}
 		}
 	}
+}
+
+// inlineSink is the sink the source's goroutine writes to itself, with
+// no queue and no hand-off to a sink goroutine: the only sink, when it is
+// lossless (the source would wait for it anyway) and the source reads on
+// demand (waiting costs it nothing). A paced push then wakes one goroutine
+// fewer per unit (docs/decisions.md, "Push CPU").
+func (s *Session) inlineSink() Sink {
+	if len(s.Sinks) != 1 {
+		return nil
+	}
+	od, ok := s.Source.(OnDemand)
+	if !ok || !od.OnDemand() {
+		return nil
+	}
+	if l, ok := s.Sinks[0].(Lossless); !ok || !l.Lossless() {
+		return nil
+	}
+	return s.Sinks[0]
 }
 
 // isMedia accepts what is not RTCP.
