@@ -7,6 +7,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 
 	"github.com/avcat/avcat/pkg/media"
+	"github.com/avcat/avcat/pkg/netio"
 )
 
 // PaceGroup bounds how early the pacer lets a unit go when it is about
@@ -41,8 +42,9 @@ type Pacer struct {
 	start   time.Time
 	base    time.Duration
 	started bool
-	timer   *time.Timer
-	waits   int // timer waits, for tests
+	fd      *netio.Timer
+	timer   *time.Timer // without a timerfd
+	waits   int         // timer waits, for tests
 
 	last     map[format.Format]time.Duration // last decode time per track
 	gapVideo time.Duration                   // shortest DTS step of a video track
@@ -73,13 +75,28 @@ func (p *Pacer) Wait(ctx context.Context, u *media.Unit) bool {
 	if d <= p.Window() {
 		return ctx.Err() == nil
 	}
+	p.waits++
+	return p.sleep(ctx, d)
+}
+
+// sleep waits d on the pacer's one timer: a timerfd where there is one
+// (netio.Timer: no runtime timer, so sysmon stays asleep), else a
+// time.Timer, re-armed.
+func (p *Pacer) sleep(ctx context.Context, d time.Duration) bool {
+	if p.fd == nil && p.timer == nil {
+		if t, err := netio.NewTimer(); err == nil {
+			p.fd = t
+		}
+	}
+	if p.fd != nil {
+		return p.fd.Sleep(ctx, d)
+	}
 	// Go 1.23 timers: Reset on a fired or stopped timer needs no drain.
 	if p.timer == nil {
 		p.timer = time.NewTimer(d)
 	} else {
 		p.timer.Reset(d)
 	}
-	p.waits++
 	select {
 	case <-p.timer.C:
 		return true
@@ -159,6 +176,10 @@ func (p *Paced) OnDemand() bool { return true }
 
 // Stop releases the pacer's timer.
 func (p *Pacer) Stop() {
+	if p.fd != nil {
+		p.fd.Close()
+		p.fd = nil
+	}
 	if p.timer != nil {
 		p.timer.Stop()
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
 	"github.com/avcat/avcat/pkg/media"
+	"github.com/avcat/avcat/pkg/netio"
 )
 
 func TestPacerFollowsTimestamps(t *testing.T) {
@@ -136,7 +137,7 @@ func TestPacerBatches(t *testing.T) {
 	p := &Pacer{}
 	defer p.Stop()
 	start := time.Now()
-	var timer *time.Timer
+	var timer *netio.Timer
 	for i, u := range units {
 		if !p.Wait(context.Background(), u) {
 			t.Fatalf("unit %d: Wait gave up", i)
@@ -155,8 +156,8 @@ func TestPacerBatches(t *testing.T) {
 			t.Fatalf("unit %d: DTS changed to %d, want %d", i, u.DTS, want[i])
 		}
 		if timer == nil {
-			timer = p.timer
-		} else if p.timer != timer {
+			timer = p.fd
+		} else if p.fd != timer {
 			t.Fatal("the pacer made a new timer; it should re-arm its one timer")
 		}
 	}
