@@ -3,6 +3,7 @@
 package cmdutil
 
 import (
+	"os"
 	"time"
 
 	"github.com/avcat/avcat/pkg/endpoint"
@@ -62,4 +63,21 @@ func (f *Factory) Logger() *logging.Logger {
 		}
 	}
 	return f.logger
+}
+
+// OneProc runs the process on one P (GOMAXPROCS 1) unless the user set
+// GOMAXPROCS, for a verb moving one stream: its pipeline sleeps nearly all
+// the time, and with a second P each goroutine hand-off wakes another
+// thread that finds nothing to do. Measured for a paced RTSP push, a relay
+// to one destination and a record of one source (docs/decisions.md,
+// "Push CPU" and "Raw socket calls"). maxProcs nil (tests) does nothing;
+// getenv nil means os.Getenv.
+func OneProc(maxProcs func(int) int, getenv func(string) string) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if maxProcs == nil || getenv("GOMAXPROCS") != "" {
+		return
+	}
+	maxProcs(1)
 }

@@ -4,7 +4,6 @@ package push
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -178,17 +177,10 @@ func Run(ctx context.Context, opts *Options) error {
 	return err
 }
 
-// oneProc runs a paced RTSP push on one P unless GOMAXPROCS is set: its
-// one pipeline (pacer, sink, gortsplib's writer) is asleep nearly all the
-// time, and with a second P every hand-off wakes another thread, which
-// cost 25% more CPU (docs/decisions.md).
+// oneProc: a paced RTSP push runs on one P (cmdutil.OneProc).
 func oneProc(opts *Options) {
-	getenv := opts.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	if opts.MaxProcs == nil || opts.NoPace || opts.RTMP || getenv("GOMAXPROCS") != "" {
+	if opts.NoPace || opts.RTMP {
 		return
 	}
-	opts.MaxProcs(1)
+	cmdutil.OneProc(opts.MaxProcs, opts.Getenv)
 }

@@ -19,13 +19,17 @@ type Options struct {
 	IO        *iostreams.IOStreams
 	Logger    func() *logging.Logger
 	Endpoints func() *endpoint.Resolver
+	// MaxProcs sets GOMAXPROCS (runtime.GOMAXPROCS); nil leaves it.
+	MaxProcs func(int) int
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
 
 	rec.Options
 }
 
 // NewCmdRecord builds `record`. runF replaces the run in tests.
 func NewCmdRecord(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints}
+	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints, MaxProcs: f.MaxProcs}
 	cmd := &cobra.Command{
 		Use:   "record [URL...] -o TEMPLATE",
 		Short: "Record streams to MP4, fMP4 or MPEG-TS files, segmented",
@@ -74,6 +78,9 @@ succeeded, else the code of the first failed source in the order given (docs/exi
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
+			}
+			if len(opts.URLs) == 1 { // one camera: one P (cmdutil.OneProc)
+				cmdutil.OneProc(opts.MaxProcs, opts.Getenv)
 			}
 			return opts.Run(cmd.Context(), opts.Endpoints(), opts.IO, opts.Logger)
 		},

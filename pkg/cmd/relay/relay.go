@@ -33,11 +33,16 @@ type Options struct {
 	Duration              time.Duration
 	StatsJSON             string
 	cmdutil.ClientOptions // of the source; --tunnel and --insecure serve the destinations too
+
+	// MaxProcs sets GOMAXPROCS (runtime.GOMAXPROCS); nil leaves it.
+	MaxProcs func(int) int
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // NewCmdRelay builds `relay`. runF replaces the run in tests.
 func NewCmdRelay(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints}
+	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints, MaxProcs: f.MaxProcs}
 	cmd := &cobra.Command{
 		Use:   "relay SRC DST [DST...]",
 		Short: "Relay one source to several destinations, RTSP and RTMP in any mix",
@@ -74,6 +79,9 @@ with timestamps that keep going forward.`,
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
+			}
+			if len(opts.Destinations) == 1 { // one stream: one P (cmdutil.OneProc)
+				cmdutil.OneProc(opts.MaxProcs, opts.Getenv)
 			}
 			return relayRun(cmd.Context(), opts)
 		},
