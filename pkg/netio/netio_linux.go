@@ -16,11 +16,14 @@ type Conn struct {
 	*net.TCPConn
 	rc syscall.RawConn
 
-	rmu    sync.Mutex
-	rbuf   []byte
-	rn     int
-	rerr   syscall.Errno
-	readFn func(uintptr) bool
+	rmu       sync.Mutex
+	rbuf      []byte
+	rn        int
+	rerr      syscall.Errno
+	readFn    func(uintptr) bool
+	readAhead int
+	ahead     []byte // read ahead: ahead[ar:aw] not yet returned
+	ar, aw    int
 
 	wmu     sync.Mutex
 	wbuf    []byte
@@ -30,7 +33,7 @@ type Conn struct {
 	writeFn func(uintptr) bool
 }
 
-func wrap(c net.Conn) *Conn {
+func wrap(c net.Conn, readAhead int) *Conn {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return nil
@@ -39,7 +42,7 @@ func wrap(c net.Conn) *Conn {
 	if err != nil {
 		return nil
 	}
-	w := &Conn{TCPConn: tc, rc: rc}
+	w := &Conn{TCPConn: tc, rc: rc, readAhead: readAhead}
 	w.readFn, w.writeFn = w.read, w.write
 	return w
 }
@@ -51,6 +54,27 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	if c.ar < c.aw {
+		n := copy(p, c.ahead[c.ar:c.aw])
+		c.ar += n
+		return n, nil
+	}
+	if len(p) >= c.readAhead {
+		return c.rawRead(p)
+	}
+	if c.ahead == nil {
+		c.ahead = make([]byte, c.readAhead)
+	}
+	n, err := c.rawRead(c.ahead)
+	if n == 0 {
+		return 0, err
+	}
+	c.ar, c.aw = copy(p, c.ahead[:n]), n
+	return c.ar, nil
+}
+
+// rawRead makes one read(2) into p, waiting for data; c.rmu is held.
+func (c *Conn) rawRead(p []byte) (int, error) {
 	c.rbuf, c.rn, c.rerr = p, 0, 0
 	err := c.rc.Read(c.readFn)
 	n, errno := c.rn, c.rerr

@@ -4,4 +4,4 @@ package netio
 
 import "net"
 
-func wrap(net.Conn) net.Conn { return nil }
+func wrap(net.Conn, int) net.Conn { return nil }

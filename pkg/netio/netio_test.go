@@ -12,7 +12,10 @@ import (
 )
 
 // pair returns a wrapped client connection and the server's end.
-func pair(t *testing.T) (net.Conn, net.Conn) {
+func pair(t *testing.T) (net.Conn, net.Conn) { return pairAhead(t, 0) }
+
+// pairAhead is pair with a read-ahead.
+func pairAhead(t *testing.T, readAhead int) (net.Conn, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,7 +39,7 @@ func pair(t *testing.T) (net.Conn, net.Conn) {
 	if !ok {
 		t.Fatal("accept failed")
 	}
-	w := Wrap(c)
+	w := Wrap(c, readAhead)
 	t.Cleanup(func() { w.Close(); s.Close() })
 	return w, s
 }
@@ -165,7 +168,57 @@ func TestWrapLeavesOthers(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if Wrap(a) != a {
+	if Wrap(a, 0) != a {
 		t.Fatal("Wrap changed a connection that is not TCP")
+	}
+}
+
+// With a read-ahead, small reads are served from one read(2) of the
+// buffer, in order, and the end comes after what was buffered.
+func TestReadAhead(t *testing.T) {
+	raw(t)
+	c, s := pairAhead(t, 64)
+	var want []byte
+	for i := range 200 {
+		want = append(want, byte(i))
+	}
+	if _, err := s.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var got []byte
+	buf := make([]byte, 7)
+	for {
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 7 {
+			t.Fatalf("Read returned %d bytes into 7", n)
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %v, want %v", got, want)
+	}
+	if a := c.(*Conn).ahead; len(a) != 64 {
+		t.Fatalf("read-ahead buffer of %d bytes, want 64", len(a))
+	}
+
+	// A read of at least the read-ahead goes straight to the caller.
+	c2, s2 := pairAhead(t, 64)
+	if _, err := s2.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 256)
+	n, err := io.ReadAtLeast(c2, big, len(want))
+	if err != nil || !bytes.Equal(big[:n], want) {
+		t.Fatalf("big read %d, %v", n, err)
+	}
+	if c2.(*Conn).ahead != nil {
+		t.Fatal("a big read used the read-ahead buffer")
 	}
 }

@@ -18,7 +18,8 @@ type Timer struct {
 	rc     syscall.RawConn
 	readFn func(uintptr) bool
 	ctx    context.Context
-	stop   func() bool
+	stop   func() bool   // stops watching ctx
+	woke   chan struct{} // closed once ctx's end set the deadline
 }
 
 // NewTimer makes a Timer; it fails where the system has no timerfd.
@@ -41,12 +42,15 @@ func NewTimer() (*Timer, error) {
 // Sleep waits d, or until ctx ends; it reports whether d elapsed.
 func (t *Timer) Sleep(ctx context.Context, d time.Duration) bool {
 	if ctx != t.ctx { // wake the wait when ctx ends
-		if t.stop != nil {
-			t.stop()
-		}
+		t.unwatch()
 		t.ctx = ctx
 		_ = t.f.SetReadDeadline(time.Time{}) // a former ctx may have ended
-		t.stop = context.AfterFunc(ctx, func() { _ = t.f.SetReadDeadline(time.Unix(1, 0)) })
+		woke := make(chan struct{})
+		t.woke = woke
+		t.stop = context.AfterFunc(ctx, func() {
+			_ = t.f.SetReadDeadline(time.Unix(1, 0))
+			close(woke)
+		})
 	}
 	if ctx.Err() != nil {
 		return false
@@ -80,10 +84,17 @@ func (t *Timer) read(fd uintptr) bool {
 	}
 }
 
+// unwatch stops watching the last ctx, waiting for its wake-up to be
+// done if it had begun.
+func (t *Timer) unwatch() {
+	if t.stop != nil && !t.stop() {
+		<-t.woke
+	}
+	t.stop = nil
+}
+
 // Close releases the timer.
 func (t *Timer) Close() error {
-	if t.stop != nil {
-		t.stop()
-	}
+	t.unwatch()
 	return t.f.Close()
 }

@@ -126,7 +126,7 @@ func (c *client) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	nc = netio.Wrap(nc) // a TCP connection the caller did not wrap
+	nc = netio.Wrap(nc, netio.ReadAhead) // a TCP connection the caller did not wrap
 	if c.URL.Scheme == "rtmps" {
 		cfg := c.TLSConfig.Clone()
 		if cfg == nil {

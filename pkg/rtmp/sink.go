@@ -70,7 +70,7 @@ func (s *Sink) Open(desc *description.Session) error {
 				return nil, err
 			}
 			_ = nc.SetDeadline(time.Now().Add(s.Timeout))
-			s.cork = &corkConn{Conn: netio.Wrap(nc)}
+			s.cork = &corkConn{Conn: netio.Wrap(nc, netio.ReadAhead)}
 			return s.cork, nil
 		},
 		OnSkip: func(err error) {

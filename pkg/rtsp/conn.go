@@ -102,7 +102,7 @@ func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Respons
 			if err != nil {
 				return nil, err
 			}
-			nc = netio.Wrap(nc)
+			nc = netio.Wrap(nc, netio.ReadAhead)
 			if c.tunnelKind != gortsplib.TunnelNone {
 				return &tunnelConn{Conn: nc, c: c, ws: c.tunnelKind == gortsplib.TunnelWebSocket}, nil
 			}
@@ -121,7 +121,7 @@ func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Respons
 			if err != nil {
 				return nil, err
 			}
-			nc = netio.Wrap(nc)
+			nc = netio.Wrap(nc, netio.ReadAhead)
 			cfg := &tls.Config{}
 			if tlsConfig != nil {
 				cfg = tlsConfig.Clone()

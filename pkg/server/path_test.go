@@ -120,7 +120,7 @@ func tcpPair(t *testing.T) (*idleConn, net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc = netio.Wrap(sc) // as allowListener does
+	sc = netio.Wrap(sc, 0) // as allowListener does
 	c := &idleConn{Conn: sc, timeout: 5 * time.Second, onClose: func() {}, batch: newFrameBatcher(), raw: rawConnOf(sc)}
 	t.Cleanup(func() { c.Close() })
 	c.coalesce.Store(true)

@@ -455,7 +455,7 @@ func (l *allowListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		c = netio.Wrap(c)
+		c = netio.Wrap(c, 0)
 		<-l.ready
 		if !l.allow(c.RemoteAddr()) {
 			c.Close()
