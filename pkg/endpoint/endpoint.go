@@ -34,6 +34,10 @@ type SourceOptions struct {
 	InsecureTLS bool
 	// Start asks an RTSP server to begin at this offset (recorded streams).
 	Start time.Duration
+	// ReadBatch gathers the stream's reads over TCP once it plays: each
+	// read waits until this long after the last one that emptied the
+	// socket (netio.Conn.SetReadBatch); 0 reads as data comes.
+	ReadBatch time.Duration
 }
 
 // SourceOpener builds a source for a parsed URL.
@@ -55,10 +59,10 @@ func NewResolver(cfg Config) *Resolver {
 		return &rtsp.Source{Config: rtsp.Config{
 			URL: u, Transport: o.Transport, Tunnel: o.Tunnel, Timeout: r.cfg.Timeout,
 			UserAgent: o.UserAgent, TLSConfig: tlsConfig(u, o), Logger: r.cfg.Logger,
-		}, Start: o.Start}, nil
+		}, Start: o.Start, ReadBatch: o.ReadBatch}, nil
 	}
 	rtmpOpener := func(u *url.URL, o SourceOptions) (engine.Source, error) {
-		return &rtmp.Source{URL: u, Timeout: r.cfg.Timeout, TLSConfig: tlsConfig(u, o), Logger: r.cfg.Logger}, nil
+		return &rtmp.Source{URL: u, Timeout: r.cfg.Timeout, TLSConfig: tlsConfig(u, o), Logger: r.cfg.Logger, ReadBatch: o.ReadBatch}, nil
 	}
 	r.Register(mediaurl.SchemeRTSP, rtspOpener)
 	r.Register(mediaurl.SchemeRTSPS, rtspOpener)

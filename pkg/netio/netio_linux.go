@@ -1,11 +1,13 @@
 package netio
 
 import (
+	"context"
 	"io"
 	"net"
 	"os"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -24,6 +26,11 @@ type Conn struct {
 	readAhead int
 	ahead     []byte // read ahead: ahead[ar:aw] not yet returned
 	ar, aw    int
+	batch     time.Duration // SetReadBatch
+	batchT    *Timer
+	lastRead  time.Time // when a read(2) last drained the socket
+	reads     int       // read(2) calls that returned data, for tests
+	gathers   int       // waits of the read batch, for tests
 
 	wmu     sync.Mutex
 	wbuf    []byte
@@ -65,12 +72,60 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if c.ahead == nil {
 		c.ahead = make([]byte, c.readAhead)
 	}
+	c.gather()
 	n, err := c.rawRead(c.ahead)
 	if n == 0 {
 		return 0, err
 	}
+	if n < len(c.ahead) { // drained: the next read gathers again
+		c.lastRead = time.Now()
+	}
 	c.ar, c.aw = copy(p, c.ahead[:n]), n
 	return c.ar, nil
+}
+
+// SetReadBatch makes reads of a connection with a read-ahead gather: once
+// a read drained the socket, the next one waits until d has passed since,
+// so what arrives meanwhile comes in one wake-up instead of one per burst
+// of the sender. A read that fills the read-ahead does not wait, so the
+// kernel holds at most about d of data. It delays data by up to d: for a
+// recorder, not a relay. 0 turns it off.
+func (c *Conn) SetReadBatch(d time.Duration) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.batch = d
+}
+
+// gather waits out the read batch; c.rmu is held.
+func (c *Conn) gather() {
+	if c.batch <= 0 || c.lastRead.IsZero() {
+		return
+	}
+	wait := time.Until(c.lastRead.Add(c.batch))
+	if wait <= 0 {
+		return
+	}
+	if c.batchT == nil {
+		t, err := NewTimer()
+		if err != nil {
+			return
+		}
+		c.batchT = t
+	}
+	c.gathers++
+	c.batchT.Sleep(context.Background(), wait) // bounded by d; Close waits it out
+}
+
+// Close closes the connection and its batch timer.
+func (c *Conn) Close() error {
+	err := c.TCPConn.Close()
+	c.rmu.Lock()
+	if c.batchT != nil {
+		c.batchT.Close()
+		c.batchT = nil
+	}
+	c.rmu.Unlock()
+	return err
 }
 
 // rawRead makes one read(2) into p, waiting for data; c.rmu is held.
@@ -79,6 +134,9 @@ func (c *Conn) rawRead(p []byte) (int, error) {
 	err := c.rc.Read(c.readFn)
 	n, errno := c.rn, c.rerr
 	c.rbuf = nil
+	if n > 0 {
+		c.reads++
+	}
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)

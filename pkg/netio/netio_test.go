@@ -222,3 +222,44 @@ func TestReadAhead(t *testing.T) {
 		t.Fatal("a big read used the read-ahead buffer")
 	}
 }
+
+// With a read batch, a sender's many small bursts are read in a few
+// read(2) calls, all of them in order; a read that fills the read-ahead
+// reads again at once.
+func TestReadBatch(t *testing.T) {
+	raw(t)
+	c, s := pairAhead(t, 4096)
+	c.(*Conn).SetReadBatch(50 * time.Millisecond)
+	var want []byte
+	go func() {
+		for i := range 100 { // ~200 ms of 10-byte bursts
+			msg := bytes.Repeat([]byte{byte(i)}, 10)
+			if _, err := s.Write(msg); err != nil {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		// then 5 read-aheads at once
+		s.Write(bytes.Repeat([]byte{0xff}, 5*4096)) //nolint:errcheck // checked by the reader
+		s.Close()
+	}()
+	for i := range 100 {
+		want = append(want, bytes.Repeat([]byte{byte(i)}, 10)...)
+	}
+	want = append(want, bytes.Repeat([]byte{0xff}, 5*4096)...)
+	got, err := io.ReadAll(&smallReader{c})
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes (%v), want the %d sent in order", len(got), err, len(want))
+	}
+	rc := c.(*Conn)
+	// ~200 ms at one read per 50 ms, then the 20 KiB: a handful of reads,
+	// where reading as data comes takes one per burst (~100).
+	if rc.reads > 20 || rc.gathers > 10 {
+		t.Fatalf("%d reads, %d batch waits for 100 bursts over ~200 ms and 20 KiB at once", rc.reads, rc.gathers)
+	}
+}
+
+// smallReader reads in bufio-sized pieces, as gortsplib does.
+type smallReader struct{ c net.Conn }
+
+func (r *smallReader) Read(p []byte) (int, error) { return r.c.Read(p[:min(len(p), 512)]) }

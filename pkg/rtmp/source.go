@@ -30,6 +30,9 @@ type Source struct {
 	Timeout   time.Duration
 	TLSConfig *tls.Config
 	Logger    *logging.Logger
+	// ReadBatch gathers the reads once the stream plays (see
+	// netio.Conn.SetReadBatch); 0 reads as data comes.
+	ReadBatch time.Duration
 
 	client   *client
 	conn     *watchConn
@@ -204,6 +207,9 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 	s.reader.OnUnit(emit)
 
 	nc := s.client.NetConn()
+	if b, ok := nc.(interface{ SetReadBatch(time.Duration) }); ok && s.ReadBatch > 0 {
+		b.SetReadBatch(s.ReadBatch)
+	}
 	hostPort := mediaurl.HostPort(s.URL)
 	for {
 		_ = nc.SetReadDeadline(time.Now().Add(s.Timeout))

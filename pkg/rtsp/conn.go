@@ -32,6 +32,7 @@ type Config struct {
 
 	sniff       *sniffConn
 	sniffMu     sync.Mutex
+	dialed      net.Conn // the TCP connection, netio's where it could
 	wire        wireCount
 	countUDP    bool // wrap UDP sockets to count the RTP sent (publishing)
 	transportMu sync.Mutex
@@ -73,6 +74,16 @@ func (c *Config) baseURL() (*base.URL, error) {
 	return bu, nil
 }
 
+// setReadBatch gathers the reads of the dialed connection (SourceOptions.ReadBatch).
+func (c *Config) setReadBatch(d time.Duration) {
+	c.sniffMu.Lock()
+	nc := c.dialed
+	c.sniffMu.Unlock()
+	if b, ok := nc.(interface{ SetReadBatch(time.Duration) }); ok && d > 0 {
+		b.SetReadBatch(d)
+	}
+}
+
 // ActiveTransport names the transport in use after SETUP.
 func (c *Config) ActiveTransport() string {
 	c.transportMu.Lock()
@@ -103,6 +114,9 @@ func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Respons
 				return nil, err
 			}
 			nc = netio.Wrap(nc, netio.ReadAhead)
+			c.sniffMu.Lock()
+			c.dialed = nc
+			c.sniffMu.Unlock()
 			if c.tunnelKind != gortsplib.TunnelNone {
 				return &tunnelConn{Conn: nc, c: c, ws: c.tunnelKind == gortsplib.TunnelWebSocket}, nil
 			}
@@ -122,6 +136,9 @@ func (c *Config) newClient(tr *gortsplib.Protocol, onResponse func(*base.Respons
 				return nil, err
 			}
 			nc = netio.Wrap(nc, netio.ReadAhead)
+			c.sniffMu.Lock()
+			c.dialed = nc
+			c.sniffMu.Unlock()
 			cfg := &tls.Config{}
 			if tlsConfig != nil {
 				cfg = tlsConfig.Clone()

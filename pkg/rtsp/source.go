@@ -54,6 +54,9 @@ type Source struct {
 	Config
 	// Start asks the server to begin at this offset (Range: npt=START-).
 	Start time.Duration
+	// ReadBatch gathers the reads once the stream plays (TCP only; see
+	// netio.Conn.SetReadBatch); 0 reads as data comes.
+	ReadBatch time.Duration
 
 	client   *gortsplib.Client
 	base     *base.URL
@@ -270,6 +273,7 @@ func (s *Source) Run(ctx context.Context, emit func(*media.Unit)) error {
 	if _, err := s.client.Play(ra); err != nil {
 		return s.ctxErr(ctx, err)
 	}
+	s.setReadBatch(s.ReadBatch)
 
 	err := s.client.Wait()
 	if ctx.Err() != nil {

@@ -102,6 +102,7 @@ succeeded, else the code of the first failed source in the order given (docs/exi
 	fl.BoolVar(&opts.Insecure, "insecure", false, "do not verify TLS certificates")
 	fl.BoolVar(&opts.VideoOnly, "video-only", false, "record only video")
 	fl.BoolVar(&opts.AudioOnly, "audio-only", false, "record only audio")
+	fl.DurationVar(&opts.ReadBatch, "read-batch", rec.DefaultReadBatch, "read a TCP source's data in batches this far apart (fewer wake-ups, less CPU); 0 reads as it comes")
 	fl.StringVar(&opts.StatsJSON, "stats-json", "", "write NDJSON stats and segment events to FILE (- for stdout); see docs/stats-json.md")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"mp4", "fmp4", "ts"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions(rtsp.Transports, cobra.ShellCompDirectiveNoFileComp))

@@ -33,7 +33,8 @@ func TestRecordFlags(t *testing.T) {
 	}{
 		{args: []string{"-o", "x.mp4", "rtsp://cam/x"}, check: func(t *testing.T, o *record.Options) {
 			if len(o.URLs) != 1 || o.URLs[0] != "rtsp://cam/x" || o.Output != "x.mp4" || !o.Reconnect || o.RetryMin != 500*time.Millisecond ||
-				o.RetryMax != 30*time.Second || o.Transport != "auto" || o.Segment != 0 || o.Duration != 0 || o.Format != "" {
+				o.RetryMax != 30*time.Second || o.Transport != "auto" || o.Segment != 0 || o.Duration != 0 || o.Format != "" ||
+				o.ReadBatch != 200*time.Millisecond {
 				t.Fatalf("defaults: %+v", o)
 			}
 		}},
@@ -44,6 +45,13 @@ func TestRecordFlags(t *testing.T) {
 				t.Fatalf("parsed: %+v", o)
 			}
 		}},
+		{args: []string{"-o", "x.mp4", "--read-batch", "0", "rtsp://cam/x"}, check: func(t *testing.T, o *record.Options) {
+			if o.ReadBatch != 0 {
+				t.Fatalf("--read-batch 0 = %v", o.ReadBatch)
+			}
+		}},
+		{args: []string{"-o", "x.mp4", "--read-batch", "2s", "rtsp://cam/x"}, wantErr: "--read-batch must be between 0 and 1s"},
+		{args: []string{"-o", "x.mp4", "--read-batch", "-1ms", "rtsp://cam/x"}, wantErr: "--read-batch must be between 0 and 1s"},
 		{args: []string{"rtsp://cam/x"}, wantErr: "-o TEMPLATE is required"},
 		{args: []string{"-o", "-", "rtsp://cam/x"}, wantErr: "use pull for stdout"},
 		{args: []string{"-o", "x.mp4", "--segment", "500ms", "rtsp://cam/x"}, wantErr: "--segment must be at least 1s"},
