@@ -31,6 +31,8 @@ type Conn struct {
 	lastRead  time.Time // when a read(2) last drained the socket
 	reads     int       // read(2) calls that returned data, for tests
 	gathers   int       // waits of the read batch, for tests
+	lowat     int32     // SO_RCVLOWAT set (0: the default, 1)
+	lowatFn   func(uintptr)
 
 	wmu     sync.Mutex
 	wbuf    []byte
@@ -50,7 +52,7 @@ func wrap(c net.Conn, readAhead int) *Conn {
 		return nil
 	}
 	w := &Conn{TCPConn: tc, rc: rc, readAhead: readAhead}
-	w.readFn, w.writeFn = w.read, w.write
+	w.readFn, w.writeFn, w.lowatFn = w.read, w.write, w.raiseLowat
 	return w
 }
 
@@ -113,6 +115,9 @@ func (c *Conn) gather() {
 		c.batchT = t
 	}
 	c.gathers++
+	if c.lowat < batchLowat {
+		_ = c.rc.Control(c.lowatFn)
+	}
 	c.batchT.Sleep(context.Background(), wait) // bounded by d; Close waits it out
 }
 
@@ -157,12 +162,36 @@ func (c *Conn) read(fd uintptr) bool {
 			return true
 		case syscall.EINTR:
 		case syscall.EAGAIN:
+			if c.lowat > 1 {
+				// Wait for any data, not a batch's worth; read again,
+				// in case some came before the change.
+				setLowat(fd, 1)
+				c.lowat = 1
+				continue
+			}
 			return false
 		default:
 			c.rerr = e
 			return true
 		}
 	}
+}
+
+// batchLowat is SO_RCVLOWAT while a read batch gathers: the kernel does
+// not signal the socket readable below it (which would wake the netpoller
+// for each burst, with no goroutine waiting). The kernel grows the receive
+// buffer to twice it.
+const batchLowat = 256 << 10
+
+func setLowat(fd uintptr, v int32) {
+	_, _, _ = syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT,
+		uintptr(unsafe.Pointer(&v)), 4, 0)
+}
+
+// raiseLowat is a Control callback: SO_RCVLOWAT to batchLowat.
+func (c *Conn) raiseLowat(fd uintptr) {
+	setLowat(fd, batchLowat)
+	c.lowat = batchLowat
 }
 
 // Write writes all of p like net.Conn's Write, waiting for the socket
