@@ -14,8 +14,9 @@ import (
 // own connection wrapper, so it does not depend on the RTSP library.
 type lfConn struct {
 	net.Conn
-	buf []byte // raw bytes read from Conn
-	out []byte // converted bytes not yet returned
+	buf  []byte // raw bytes read from Conn
+	out  []byte // converted bytes not yet returned
+	obuf []byte // out's backing array, reused
 
 	st       lfState
 	left     int // bytes left in a body or interleaved frame
@@ -55,7 +56,8 @@ func (c *lfConn) Read(p []byte) (int, error) {
 		if n == 0 {
 			return 0, err
 		}
-		c.out, c.err = c.convert(c.out[:0], c.buf[:n]), err
+		c.obuf = c.convert(c.obuf[:0], c.buf[:n])
+		c.out, c.err = c.obuf, err
 	}
 	k := copy(p, c.out)
 	c.out = c.out[k:]

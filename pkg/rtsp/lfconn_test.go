@@ -78,3 +78,27 @@ func FuzzLFConn(f *testing.F) {
 		}
 	})
 }
+
+// loopConn returns the same bytes on every Read, as a stream of frames.
+type loopConn struct {
+	net.Conn
+	data []byte
+}
+
+func (c *loopConn) Read(p []byte) (int, error) { return copy(p, c.data), nil }
+
+// Reading interleaved frames through the wrapper reuses its buffers: no
+// allocation per read once running.
+func TestLFConnNoAllocs(t *testing.T) {
+	frame := append([]byte{'$', 0, 0x05, 0x78}, bytes.Repeat([]byte{0x80}, 0x578)...)
+	c := newLFConn(&loopConn{data: frame})
+	p := make([]byte, len(frame))
+	for range 10 {
+		if _, err := io.ReadFull(c, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := testing.AllocsPerRun(200, func() { io.ReadFull(c, p) }); a != 0 { //nolint:errcheck
+		t.Fatalf("%.1f allocations per frame read", a)
+	}
+}
