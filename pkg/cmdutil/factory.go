@@ -30,9 +30,9 @@ type Factory struct {
 	// Endpoints resolves URLs and paths; nil means endpoint.NewResolver.
 	Endpoints func() *endpoint.Resolver
 
-	// MaxProcs sets GOMAXPROCS for a verb that measured a reason to
-	// (docs/decisions.md); nil, as in tests, leaves the process alone.
-	MaxProcs func(int) int
+	// Runtime tunes the Go runtime for a verb that measured a reason to
+	// (docs/decisions.md); its zero value, as in tests, leaves it alone.
+	Runtime Runtime
 
 	logger *logging.Logger
 }
@@ -65,19 +65,37 @@ func (f *Factory) Logger() *logging.Logger {
 	return f.logger
 }
 
-// OneProc runs the process on one P (GOMAXPROCS 1) unless the user set
-// GOMAXPROCS, for a verb moving one stream: its pipeline sleeps nearly all
-// the time, and with a second P each goroutine hand-off wakes another
-// thread that finds nothing to do. Measured for a paced RTSP push, a relay
-// to one destination and a record of one source (docs/decisions.md,
-// "Push CPU" and "Raw socket calls"). maxProcs nil (tests) does nothing;
-// getenv nil means os.Getenv.
-func OneProc(maxProcs func(int) int, getenv func(string) string) {
+// Runtime sets runtime knobs: runtime.GOMAXPROCS and
+// debug.SetGCPercent in avcat, recorders in tests, nil to leave them.
+type Runtime struct {
+	MaxProcs  func(int) int
+	GCPercent func(int) int
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+}
+
+// OneStreamGC is the GOGC of a verb moving one stream (OneStream).
+const OneStreamGC = 200
+
+// OneStream tunes the runtime for a verb moving one stream, each knob
+// unless the user set its variable:
+//   - GOMAXPROCS 1: the pipeline sleeps nearly all the time, and with a
+//     second P each goroutine hand-off wakes another thread that finds
+//     nothing to do;
+//   - GOGC 200: the heap is a few MB, so GC ran every few seconds; this
+//     halves that for ~4 MB more RSS.
+//
+// Measured for a paced RTSP push, a relay to one destination and a record
+// of one source (docs/decisions.md, "Push CPU" and "Raw socket calls").
+func (r Runtime) OneStream() {
+	getenv := r.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if maxProcs == nil || getenv("GOMAXPROCS") != "" {
-		return
+	if r.MaxProcs != nil && getenv("GOMAXPROCS") == "" {
+		r.MaxProcs(1)
 	}
-	maxProcs(1)
+	if r.GCPercent != nil && getenv("GOGC") == "" {
+		r.GCPercent(OneStreamGC)
+	}
 }

@@ -24,10 +24,8 @@ type Options struct {
 	IO        *iostreams.IOStreams
 	Logger    func() *logging.Logger
 	Endpoints func() *endpoint.Resolver
-	// MaxProcs sets GOMAXPROCS (runtime.GOMAXPROCS); nil leaves it.
-	MaxProcs func(int) int
-	// Getenv reads the environment; nil means os.Getenv.
-	Getenv func(string) string
+	// Runtime tunes the Go runtime (cmdutil.Runtime.OneStream).
+	Runtime cmdutil.Runtime
 
 	// RTMP is set for rtmp-push: RTMP URLs only, no RTP transport.
 	RTMP bool
@@ -51,7 +49,7 @@ type Options struct {
 
 // NewCmdPush builds the push command. runF replaces the run in tests.
 func NewCmdPush(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints, MaxProcs: f.MaxProcs}
+	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints, Runtime: f.Runtime}
 	cmd := &cobra.Command{
 		Use:   "push INPUT URL",
 		Short: "Publish a file or stdin to an RTSP server",
@@ -135,7 +133,9 @@ func (opts *Options) AddFlags(cmd *cobra.Command) {
 
 // Run publishes the input.
 func Run(ctx context.Context, opts *Options) error {
-	oneProc(opts)
+	if !opts.NoPace && !opts.RTMP { // a paced RTSP push: one stream
+		opts.Runtime.OneStream()
+	}
 	resolver := opts.Endpoints()
 	newSink, u, err := resolver.SinkFactory(opts.URL, opts.SinkOptions())
 	if err != nil {
@@ -175,12 +175,4 @@ func Run(ctx context.Context, opts *Options) error {
 	err = cmdutil.RunReported(ctx, sess, rep, opts.StatsJSON)
 	opts.Logger().Debugf("push ended after %s (%s)", time.Since(start).Truncate(time.Millisecond), sess.Reason())
 	return err
-}
-
-// oneProc: a paced RTSP push runs on one P (cmdutil.OneProc).
-func oneProc(opts *Options) {
-	if opts.NoPace || opts.RTMP {
-		return
-	}
-	cmdutil.OneProc(opts.MaxProcs, opts.Getenv)
 }

@@ -423,8 +423,9 @@ func TestPushReconnect(t *testing.T) {
 	}
 }
 
-// TestPushOneProc: a paced RTSP push asks for GOMAXPROCS 1; --no-pace,
-// rtmp-push and a GOMAXPROCS set by the user leave it alone.
+// TestPushOneProc: a paced RTSP push asks for GOMAXPROCS 1 and GOGC 200;
+// --no-pace and rtmp-push leave both alone, a GOMAXPROCS set by the user
+// that one.
 func TestPushOneProc(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -442,19 +443,22 @@ func TestPushOneProc(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
 			f := cmdutil.NewFactory(ios)
-			got := 0
+			got, gc := 0, 0
 			url := "rtsp://127.0.0.1:1/x"
 			if c.rtmp {
 				url = "rtmp://127.0.0.1:1/x"
 			}
 			opts := &push.Options{
 				IO: ios, Logger: f.Logger, Endpoints: f.Endpoints,
-				MaxProcs: func(n int) int { got = n; return 2 },
-				Getenv: func(k string) string {
-					if k == "GOMAXPROCS" {
-						return c.env
-					}
-					return ""
+				Runtime: cmdutil.Runtime{
+					MaxProcs:  func(n int) int { got = n; return 2 },
+					GCPercent: func(n int) int { gc = n; return 100 },
+					Getenv: func(k string) string {
+						if k == "GOMAXPROCS" {
+							return c.env
+						}
+						return ""
+					},
 				},
 				RTMP: c.rtmp, NoPace: c.noPace, Speed: 1, Loop: 1, ClientOptions: cmdutil.ClientOptions{Transport: "tcp"},
 				Input: filepath.Join(t.TempDir(), "missing.mp4"), URL: url,
@@ -464,6 +468,13 @@ func TestPushOneProc(t *testing.T) {
 			}
 			if got != c.want {
 				t.Fatalf("GOMAXPROCS %d asked for, want %d", got, c.want)
+			}
+			wantGC := 0
+			if !c.noPace && !c.rtmp {
+				wantGC = cmdutil.OneStreamGC // GOGC is not set here
+			}
+			if gc != wantGC {
+				t.Fatalf("GOGC %d asked for, want %d", gc, wantGC)
 			}
 		})
 	}

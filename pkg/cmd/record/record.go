@@ -19,17 +19,15 @@ type Options struct {
 	IO        *iostreams.IOStreams
 	Logger    func() *logging.Logger
 	Endpoints func() *endpoint.Resolver
-	// MaxProcs sets GOMAXPROCS (runtime.GOMAXPROCS); nil leaves it.
-	MaxProcs func(int) int
-	// Getenv reads the environment; nil means os.Getenv.
-	Getenv func(string) string
+	// Runtime tunes the Go runtime (cmdutil.Runtime.OneStream).
+	Runtime cmdutil.Runtime
 
 	rec.Options
 }
 
 // NewCmdRecord builds `record`. runF replaces the run in tests.
 func NewCmdRecord(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints, MaxProcs: f.MaxProcs}
+	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints, Runtime: f.Runtime}
 	cmd := &cobra.Command{
 		Use:   "record [URL...] -o TEMPLATE",
 		Short: "Record streams to MP4, fMP4 or MPEG-TS files, segmented",
@@ -80,7 +78,7 @@ succeeded, else the code of the first failed source in the order given (docs/exi
 				return runF(cmd.Context(), opts)
 			}
 			if len(opts.URLs) == 1 { // one camera: one P (cmdutil.OneProc)
-				cmdutil.OneProc(opts.MaxProcs, opts.Getenv)
+				opts.Runtime.OneStream()
 			}
 			return opts.Run(cmd.Context(), opts.Endpoints(), opts.IO, opts.Logger)
 		},

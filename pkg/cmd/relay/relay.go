@@ -34,15 +34,13 @@ type Options struct {
 	StatsJSON             string
 	cmdutil.ClientOptions // of the source; --tunnel and --insecure serve the destinations too
 
-	// MaxProcs sets GOMAXPROCS (runtime.GOMAXPROCS); nil leaves it.
-	MaxProcs func(int) int
-	// Getenv reads the environment; nil means os.Getenv.
-	Getenv func(string) string
+	// Runtime tunes the Go runtime (cmdutil.Runtime.OneStream).
+	Runtime cmdutil.Runtime
 }
 
 // NewCmdRelay builds `relay`. runF replaces the run in tests.
 func NewCmdRelay(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints, MaxProcs: f.MaxProcs}
+	opts := &Options{IO: f.IOStreams, Logger: f.Logger, Endpoints: f.Endpoints, Runtime: f.Runtime}
 	cmd := &cobra.Command{
 		Use:   "relay SRC DST [DST...]",
 		Short: "Relay one source to several destinations, RTSP and RTMP in any mix",
@@ -81,7 +79,7 @@ with timestamps that keep going forward.`,
 				return runF(cmd.Context(), opts)
 			}
 			if len(opts.Destinations) == 1 { // one stream: one P (cmdutil.OneProc)
-				cmdutil.OneProc(opts.MaxProcs, opts.Getenv)
+				opts.Runtime.OneStream()
 			}
 			return relayRun(cmd.Context(), opts)
 		},

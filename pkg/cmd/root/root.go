@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -87,7 +88,7 @@ func Main(version string) int {
 
 	ios := iostreams.System()
 	f := cmdutil.NewFactory(ios)
-	f.MaxProcs = runtime.GOMAXPROCS
+	f.Runtime = cmdutil.Runtime{MaxProcs: runtime.GOMAXPROCS, GCPercent: debug.SetGCPercent}
 	cmd := NewCmdRoot(f, version)
 	if _, err := cmd.ExecuteContextC(ctx); err != nil {
 		PrintError(ios, ios.ErrOut, err)
