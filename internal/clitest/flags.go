@@ -62,3 +62,42 @@ func RaiseParallel(least, perCPU int) {
 		_ = flag.Set("test.parallel", strconv.Itoa(max(least, perCPU*runtime.GOMAXPROCS(0))))
 	}
 }
+
+// TuneCase is a run of a verb whose start fails at once, and the runtime
+// tuning (cmdutil.Runtime.OneStream) it should ask for on the way.
+type TuneCase struct {
+	Name       string
+	Args       []string
+	GOMAXPROCS string // the environment's
+	GOGC       string
+	WantProcs  int // GOMAXPROCS asked for, 0 for none
+	WantGC     int // GOGC asked for, 0 for none
+}
+
+// CheckTuning runs each case through the command newCmd builds, with a
+// factory whose Runtime records what it is asked for.
+func CheckTuning[O any](t *testing.T, newCmd func(*cmdutil.Factory, func(context.Context, *O) error) *cobra.Command, cases []TuneCase) {
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Setenv("GOMAXPROCS", c.GOMAXPROCS)
+			t.Setenv("GOGC", c.GOGC)
+			ios, _, _, _ := iostreams.Test()
+			f := cmdutil.NewFactory(ios)
+			procs, gc := 0, 0
+			f.Runtime = cmdutil.Runtime{
+				MaxProcs:  func(n int) int { procs = n; return 2 },
+				GCPercent: func(n int) int { gc = n; return 100 },
+			}
+			cmd := newCmd(f, nil)
+			cmd.SetArgs(c.Args)
+			cmd.SetOut(ios.ErrOut)
+			cmd.SetErr(ios.ErrOut)
+			if err := cmd.Execute(); err == nil {
+				t.Fatal("the run should fail: its source is missing or refuses")
+			}
+			if procs != c.WantProcs || gc != c.WantGC {
+				t.Fatalf("asked for GOMAXPROCS %d and GOGC %d, want %d and %d", procs, gc, c.WantProcs, c.WantGC)
+			}
+		})
+	}
+}

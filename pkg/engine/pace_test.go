@@ -111,19 +111,15 @@ func TestPacerWallTime(t *testing.T) {
 // 3/4 of the 40 ms frame interval (30 ms).
 func TestPacerBatches(t *testing.T) {
 	_, vf := testDesc()
-	af := &format.MPEG4Audio{PayloadTyp: 97, Config: &mpeg4audio.AudioSpecificConfig{
-		Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelCount: 1}, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3}
-	ms := func(f format.Format, m float64) *media.Unit {
-		return &media.Unit{Format: f, DTS: int64(m * float64(f.ClockRate()) / 1000)}
-	}
+	af := aac48k()
 	// Groups: {0, 0.2 (10 ms window)}, {40, 40.5, 45, 69 (30 ms from
 	// here)}, {80, 80 (same DTS)}, {120, 125, 149}, {160}.
 	units := []*media.Unit{
-		ms(vf, 0), ms(af, 0.2),
-		ms(vf, 40), ms(af, 40.5), ms(af, 45), ms(af, 69),
-		ms(vf, 80), ms(vf, 80),
-		ms(vf, 120), ms(af, 125), ms(af, 149),
-		ms(vf, 160),
+		unitAt(vf, 0), unitAt(af, 0.2),
+		unitAt(vf, 40), unitAt(af, 40.5), unitAt(af, 45), unitAt(af, 69),
+		unitAt(vf, 80), unitAt(vf, 80),
+		unitAt(vf, 120), unitAt(af, 125), unitAt(af, 149),
+		unitAt(vf, 160),
 	}
 	group := []int{0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 3, 4}
 	window := []time.Duration{PaceGroup, PaceGroup}
@@ -167,24 +163,20 @@ func TestPacerBatches(t *testing.T) {
 // the shortest track's without video) and the speed, within its bounds.
 func TestPacerWindow(t *testing.T) {
 	_, vf := testDesc()
-	af := &format.MPEG4Audio{PayloadTyp: 97, Config: &mpeg4audio.AudioSpecificConfig{
-		Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelCount: 1}, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3}
-	ms := func(f format.Format, m float64) *media.Unit {
-		return &media.Unit{Format: f, DTS: int64(m * float64(f.ClockRate()) / 1000)}
-	}
+	af := aac48k()
 	for _, c := range []struct {
 		name  string
 		speed float64
 		units []*media.Unit
 		want  time.Duration
 	}{
-		{"nothing known", 1, []*media.Unit{ms(vf, 0)}, PaceGroup},
-		{"25 fps", 1, []*media.Unit{ms(vf, 0), ms(af, 1), ms(af, 22.3), ms(vf, 40)}, 30 * time.Millisecond},
-		{"60 fps", 1, []*media.Unit{ms(vf, 0), ms(vf, 1000.0/60)}, 12500 * time.Microsecond},
+		{"nothing known", 1, []*media.Unit{unitAt(vf, 0)}, PaceGroup},
+		{"25 fps", 1, []*media.Unit{unitAt(vf, 0), unitAt(af, 1), unitAt(af, 22.3), unitAt(vf, 40)}, 30 * time.Millisecond},
+		{"60 fps", 1, []*media.Unit{unitAt(vf, 0), unitAt(vf, 1000.0/60)}, 12500 * time.Microsecond},
 		{"audio only", 1, []*media.Unit{{Format: af}, {Format: af, DTS: 1024}}, 16 * time.Millisecond},
-		{"25 fps at speed 8", 8, []*media.Unit{ms(vf, 0), ms(vf, 40)}, 5 * time.Millisecond},
-		{"1 fps", 1, []*media.Unit{ms(vf, 0), ms(vf, 1000)}, PaceGroupMax},
-		{"a repeated DTS", 1, []*media.Unit{ms(vf, 0), ms(vf, 40), ms(vf, 40)}, 30 * time.Millisecond},
+		{"25 fps at speed 8", 8, []*media.Unit{unitAt(vf, 0), unitAt(vf, 40)}, 5 * time.Millisecond},
+		{"1 fps", 1, []*media.Unit{unitAt(vf, 0), unitAt(vf, 1000)}, PaceGroupMax},
+		{"a repeated DTS", 1, []*media.Unit{unitAt(vf, 0), unitAt(vf, 40), unitAt(vf, 40)}, 30 * time.Millisecond},
 	} {
 		p := &Pacer{Speed: c.speed, Now: func() time.Time { return time.Time{} }}
 		for _, u := range c.units {
@@ -219,4 +211,15 @@ type dupSource struct{ *tsSource }
 
 func (s *dupSource) Run(ctx context.Context, emit func(*media.Unit)) error {
 	return s.tsSource.Run(ctx, func(u *media.Unit) { emit(u); c := *u; emit(&c) })
+}
+
+// aac48k is a mono 48 kHz AAC format (1024-sample frames: 21.3 ms).
+func aac48k() *format.MPEG4Audio {
+	return &format.MPEG4Audio{PayloadTyp: 97, Config: &mpeg4audio.AudioSpecificConfig{
+		Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelCount: 1}, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3}
+}
+
+// unitAt is a unit of f with its DTS at m milliseconds.
+func unitAt(f format.Format, m float64) *media.Unit {
+	return &media.Unit{Format: f, DTS: int64(m * float64(f.ClockRate()) / 1000)}
 }
