@@ -20,7 +20,7 @@ import (
 // interval, if shorter) and at most PaceGroupMax. At 25 fps + AAC the
 // pacer then wakes ~26 times a second instead of ~72; each wake-up also
 // wakes gortsplib's writer and the runtime's sysmon, so this is most of
-// what a paced push costs (docs/decisions.md, "Push CPU"). No unit leaves
+// what a paced push costs (docs/decisions.md, "Raw socket calls"). No unit leaves
 // late because of it, and no video frame more than 3/4 of a frame
 // interval early.
 const (

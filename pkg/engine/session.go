@@ -439,7 +439,7 @@ func watchGap(ctx context.Context, gap time.Duration, last *atomic.Int64, out ch
 // no queue and no hand-off to a sink goroutine: the only sink, when it is
 // lossless (the source would wait for it anyway) and the source reads on
 // demand (waiting costs it nothing). A paced push then wakes one goroutine
-// fewer per unit (docs/decisions.md, "Push CPU").
+// fewer per unit (docs/decisions.md, "Raw socket calls").
 func (s *Session) inlineSink() Sink {
 	if len(s.Sinks) != 1 {
 		return nil
