@@ -18,11 +18,11 @@ import (
 // The window is 3/4 of the video frame interval (of the shortest one of
 // any track when there is no video), at least PaceGroup (or the whole
 // interval, if shorter) and at most PaceGroupMax. At 25 fps + AAC the
-// pacer then wakes ~26 times a second instead of ~72; each wake-up also
-// wakes gortsplib's writer and the runtime's sysmon, so this is most of
-// what a paced push costs (docs/decisions.md, "Raw socket calls"). No unit leaves
-// late because of it, and no video frame more than 3/4 of a frame
-// interval early.
+// pacer then wakes ~26 times a second instead of ~50 (10 ms) or ~72 (no
+// grouping); each wake-up also wakes gortsplib's writer, and wake-ups
+// are most of what a paced push costs (docs/decisions.md, "Raw socket
+// calls"). No unit leaves late because of it, and no video frame more
+// than 3/4 of a frame interval early.
 const (
 	PaceGroup    = 10 * time.Millisecond
 	PaceGroupMax = 50 * time.Millisecond
