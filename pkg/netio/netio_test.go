@@ -39,7 +39,7 @@ func pairAhead(t *testing.T, readAhead int) (net.Conn, net.Conn) {
 	if !ok {
 		t.Fatal("accept failed")
 	}
-	w := Wrap(c, readAhead)
+	w := net.Conn(wrap(c, readAhead)) // Wrap is plain under -race
 	t.Cleanup(func() { w.Close(); s.Close() })
 	return w, s
 }
@@ -263,3 +263,48 @@ func TestReadBatch(t *testing.T) {
 type smallReader struct{ c net.Conn }
 
 func (r *smallReader) Read(p []byte) (int, error) { return r.c.Read(p[:min(len(p), 512)]) }
+
+// A plain TCP connection gets a TryWrite too (one write(2) through its
+// RawConn): it takes what fits and never waits; a pipe gets none.
+func TestTryWriterOfPlain(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no non-blocking write here")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tw := TryWriterOf(c)
+	if tw == nil {
+		t.Fatal("no TryWriter for a TCP connection")
+	}
+	p := make([]byte, 64<<10)
+	full := false
+	for i := 0; i < 10000 && !full; i++ {
+		n, err := tw.TryWrite(p)
+		if err != nil {
+			t.Fatalf("TryWrite: %v", err)
+		}
+		full = n < len(p)
+	}
+	if !full {
+		t.Fatal("TryWrite never found the socket full")
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if TryWriterOf(a) != nil {
+		t.Fatal("a pipe got a TryWriter")
+	}
+}

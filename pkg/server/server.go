@@ -655,8 +655,7 @@ func rawConnOf(c net.Conn) netio.TryWriter {
 	if lc, ok := c.(*limitConn); ok {
 		c = lc.Conn
 	}
-	tw, _ := c.(netio.TryWriter)
-	return tw
+	return netio.TryWriterOf(c)
 }
 
 func (c *idleConn) Write(p []byte) (int, error) {
