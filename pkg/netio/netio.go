@@ -13,7 +13,10 @@
 // net.Conn.
 package netio
 
-import "net"
+import (
+	"net"
+	"syscall"
+)
 
 // ReadAhead is the read-ahead a client connection gets: a 3 Mbit/s key
 // frame (~40 KB) then comes in one read(2) instead of ten of bufio's 4 KiB.
@@ -33,6 +36,16 @@ func Wrap(c net.Conn, readAhead int) net.Conn {
 		return w
 	}
 	return c
+}
+
+// tcpRaw is c's TCP connection and its RawConn, or ok false.
+func tcpRaw(c net.Conn) (tc *net.TCPConn, rc syscall.RawConn, ok bool) {
+	tc, ok = c.(*net.TCPConn)
+	if !ok {
+		return nil, nil, false
+	}
+	rc, err := tc.SyscallConn()
+	return tc, rc, err == nil
 }
 
 // TryWriter is a connection that can write without waiting.

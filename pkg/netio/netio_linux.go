@@ -43,12 +43,8 @@ type Conn struct {
 }
 
 func wrap(c net.Conn, readAhead int) *Conn {
-	tc, ok := c.(*net.TCPConn)
+	tc, rc, ok := tcpRaw(c)
 	if !ok {
-		return nil
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
 		return nil
 	}
 	w := &Conn{TCPConn: tc, rc: rc, readAhead: readAhead}

@@ -275,16 +275,19 @@ func TestTryWriterOfPlain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
 	go func() {
-		if c, err := ln.Accept(); err == nil {
-			t.Cleanup(func() { c.Close() })
-		}
+		c, _ := ln.Accept()
+		accepted <- c
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if s := <-accepted; s != nil {
+		defer s.Close() // open and unread, so the socket fills
+	}
 	tw := TryWriterOf(c)
 	if tw == nil {
 		t.Fatal("no TryWriter for a TCP connection")

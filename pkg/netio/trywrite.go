@@ -12,12 +12,8 @@ func TryWriterOf(c net.Conn) TryWriter {
 	if tw, ok := c.(TryWriter); ok {
 		return tw
 	}
-	tc, ok := c.(*net.TCPConn)
+	_, rc, ok := tcpRaw(c)
 	if !ok {
-		return nil
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
 		return nil
 	}
 	w := &rawConnWriter{rc: rc}

@@ -77,7 +77,7 @@ succeeded, else the code of the first failed source in the order given (docs/exi
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			if len(opts.URLs) == 1 { // one camera: one P (cmdutil.OneProc)
+			if len(opts.URLs) == 1 { // one camera (cmdutil.Runtime.OneStream)
 				opts.Runtime.OneStream()
 			}
 			return opts.Run(cmd.Context(), opts.Endpoints(), opts.IO, opts.Logger)

@@ -78,7 +78,7 @@ with timestamps that keep going forward.`,
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			if len(opts.Destinations) == 1 { // one stream: one P (cmdutil.OneProc)
+			if len(opts.Destinations) == 1 { // one stream (cmdutil.Runtime.OneStream)
 				opts.Runtime.OneStream()
 			}
 			return relayRun(cmd.Context(), opts)
